@@ -1,0 +1,205 @@
+"""Every error the product raises on purpose.
+
+The class name is the contract: a Lambda reports an unhandled exception to Step Functions with
+``errorType`` set to the class name, and the state machine's Retry and Catch match on those names.
+So classes are never renamed casually, and ``str(error)`` is always a message an operator can act
+on (what went wrong, for which service, what to do), never a secret.
+
+``TransientError`` subclasses are the ones worth retrying; the state machine lists them by name.
+"""
+
+from __future__ import annotations
+
+
+class BackupError(Exception):
+    """Base of every deliberate error. ``str(e)`` is the operator-facing message."""
+
+    transient: bool = False
+
+
+class TransientError(BackupError):
+    """A fault that may pass on its own (rate limit, 5xx, dropped connection, S3 SlowDown)."""
+
+    transient = True
+
+
+# --- Execution input -------------------------------------------------------------------------
+
+
+class InvalidExecutionInput(BackupError):
+    """The execution input (or API body) broke a rule. Names the field and the rule."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"invalid input field '{field}': {reason}")
+
+
+class InvalidBackupName(InvalidExecutionInput):
+    """A backup name Aiven would refuse; checked before any API call."""
+
+    def __init__(self, reason: str, field: str = "backup_name") -> None:
+        super().__init__(field, reason)
+
+
+# --- Aiven API -------------------------------------------------------------------------------
+
+
+class AivenApiError(BackupError):
+    """An error answer from the Aiven API. Carries the HTTP status and Aiven's ``error_code``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        self.status = status
+        self.error_code = error_code
+        super().__init__(message)
+
+
+class AivenUnauthorized(AivenApiError):
+    """401: the token is wrong, expired or revoked."""
+
+
+class AivenForbidden(AivenApiError):
+    """403: the token lacks permission, or its IP allow-list blocks the caller."""
+
+
+class ProjectNotFound(AivenApiError):
+    """404 naming the project."""
+
+
+class ServiceNotFound(AivenApiError):
+    """404 naming the service (Aiven for InfluxDB reached end of life on 2025-04-30)."""
+
+
+class ServiceNotPowered(AivenApiError):
+    """409 ``not_powered``: the service is powered off."""
+
+
+class AivenRequestRejected(AivenApiError):
+    """Any other 4xx: the request itself is wrong; retrying will not help."""
+
+
+class AivenMalformedResponse(AivenApiError):
+    """A 2xx whose body is not the shape Aiven documents."""
+
+
+class AivenRateLimited(AivenApiError, TransientError):
+    """429 after the client's own bounded retries were spent."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = 429,
+        error_code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status=status, error_code=error_code)
+
+
+class AivenServerError(AivenApiError, TransientError):
+    """408 or 5xx (not 501) after the client's own bounded retries were spent."""
+
+
+class AivenUnavailable(AivenApiError, TransientError):
+    """No HTTP answer at all (connection refused or reset, timeout) after bounded retries."""
+
+
+# --- Preflight: is this service one we can back up? ------------------------------------------
+
+
+class ServiceNotInfluxDB(BackupError):
+    """The named service exists but is not an ``influxdb`` service."""
+
+
+class ServiceNotRunning(BackupError):
+    """The service is not ``RUNNING`` (powered off, rebuilding, ...)."""
+
+
+class AccessRouteNotEnabled(BackupError):
+    """The wanted ``*_access.user_backup`` route is not enabled in the service's user config."""
+
+
+class BackupUriNotFound(BackupError):
+    """The service exposes no ``user_backup_uri`` for the wanted route."""
+
+
+# --- The backup task -------------------------------------------------------------------------
+
+
+class BackupTaskFailed(BackupError):
+    """Aiven reported ``success: false`` for the ``create_user_backup`` task."""
+
+
+class BackupTaskNotFound(BackupError):
+    """The task id is no longer readable (404)."""
+
+
+class BackupWaitTimedOut(BackupError):
+    """The backup was not ready before the configured deadline."""
+
+
+# --- The download source ---------------------------------------------------------------------
+
+
+class DownloadUrlRejected(BackupError):
+    """The download URL is not https on an allowed host: refused before a byte is fetched."""
+
+
+class BackupNotAvailable(BackupError):
+    """The backup URL answers 404/410: not created yet, or replaced by a newer backup."""
+
+
+class SourceUnavailable(TransientError):
+    """The download kept failing transiently (reset, timeout, 5xx, 429) past the retry bound."""
+
+
+class SourceTruncated(BackupError):
+    """The body was shorter (or longer) than the length the source announced."""
+
+
+class SourceChanged(BackupError):
+    """The source's length changed between invocations of one copy: a different backup."""
+
+
+class SourceRejected(BackupError):
+    """The download host answered with a non-retryable error (401, 403, other 4xx)."""
+
+
+# --- S3 --------------------------------------------------------------------------------------
+
+
+class S3Unavailable(TransientError):
+    """S3 kept answering SlowDown / 5xx past the retry bound."""
+
+
+class UploadFailed(BackupError):
+    """S3 refused the upload for a reason retrying will not fix (AccessDenied, bad KMS key, ...)."""
+
+
+class UploadLost(BackupError):
+    """The multipart upload the cursor names no longer exists (aborted, or expired by lifecycle)."""
+
+
+# --- Verification ----------------------------------------------------------------------------
+
+
+class NotAnInfluxBackup(BackupError):
+    """The object is not a tar holding an InfluxDB portable backup."""
+
+
+class BackupFileMissing(BackupError):
+    """The manifest names a file that is not in the tar."""
+
+
+# --- Concurrency -----------------------------------------------------------------------------
+
+
+class BackupAlreadyRunning(BackupError):
+    """Another execution holds this service's lock; a second backup would replace the first."""

@@ -1,0 +1,45 @@
+"""Fixtures shared by every test: fake AWS credentials, moto, and a bucket to write into."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+from moto import mock_aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+REGION = "us-east-1"
+BUCKET = "backups-test"
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may reach real AWS: fake credentials, a fixed region, no profile."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "influxdb-backup-test")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "InfluxDBBackupTest")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+@pytest.fixture
+def moto_aws() -> Iterator[None]:
+    """Every AWS call inside the test goes to moto, in this process."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def s3(moto_aws: None) -> S3Client:
+    """An S3 client on moto with an empty bucket named ``BUCKET``."""
+    client = boto3.client("s3", region_name=REGION)
+    client.create_bucket(Bucket=BUCKET)
+    return client
