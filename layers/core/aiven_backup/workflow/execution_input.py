@@ -1,0 +1,295 @@
+"""The execution input: what a schedule, the API or a person in the console starts a backup with.
+
+One parser, used by the state machine's first step and by the API, so both apply the same rules:
+
+```json
+{"project": "acme", "service": "metrics-influx", "backup_name": "optional",
+ "mode": "request | existing", "access_route": "auto | public | private | privatelink",
+ "s3_prefix": "optional"}
+```
+
+Name rules. Aiven publishes its service-name rule in its schemas (the operator's
+``^[a-z][-a-z0-9]{0,63}$``): lowercase letters, digits and hyphens, starting with a letter, at most
+64 characters. For projects its own tools disagree (the operator uses the same lowercase rule,
+capped at 63 characters; the Terraform provider accepts ``[a-zA-Z0-9_-]``), so projects get the
+union: letters of either case, digits, ``_`` and ``-``, starting with a letter or digit, at most 63.
+A real project is never refused, and no name can carry ``/``, ``..`` or a space into an Aiven URL
+path, an S3 key or the lock's id.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, cast, get_args
+
+from aiven_backup.backup_name import default_backup_name, validate_backup_name
+from aiven_backup.errors import InvalidExecutionInput
+
+# TODO(models): import AccessRoute and ACCESS_ROUTES from aiven_backup.aiven.models once it lands.
+AccessRoute = Literal["auto", "public", "private", "privatelink"]
+ACCESS_ROUTES: tuple[AccessRoute, ...] = get_args(AccessRoute)
+
+Mode = Literal["request", "existing"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+
+FIELDS = ("project", "service", "backup_name", "mode", "access_route", "s3_prefix")
+
+SERVICE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,63}")
+PROJECT_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+S3_PREFIX_MAX_LENGTH = 512
+S3_PREFIX_CHARACTERS = re.compile(r"[A-Za-z0-9!_.*'()/-]*")
+DEFAULT_S3_PREFIX = "influxdb-backups"
+
+_JSON_TYPE_NAMES: dict[type, str] = {
+    dict: "an object",
+    list: "an array",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
+
+
+@dataclass(frozen=True)
+class InputDefaults:
+    """What an omitted field means, from the stack's parameters."""
+
+    project: str | None = None
+    service: str | None = None
+    mode: Mode = "request"
+    access_route: AccessRoute = "auto"
+    s3_prefix: str = DEFAULT_S3_PREFIX
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> InputDefaults:
+        """Read ``DEFAULT_PROJECT``, ``DEFAULT_SERVICE``, ``DEFAULT_MODE``, ``DEFAULT_ACCESS_ROUTE``
+        and ``DEFAULT_S3_PREFIX``; unset or empty means "no default" (or the built-in one).
+
+        A bad value is a deployment mistake, so it fails loudly here (ValueError naming the
+        variable) rather than on every execution.
+        """
+        try:
+            mode = _choice("mode", env.get("DEFAULT_MODE") or "request", MODES)
+            route = _choice(
+                "access_route", env.get("DEFAULT_ACCESS_ROUTE") or "auto", ACCESS_ROUTES
+            )
+            prefix_value = env.get("DEFAULT_S3_PREFIX")
+            prefix = DEFAULT_S3_PREFIX if prefix_value is None else validate_s3_prefix(prefix_value)
+        except InvalidExecutionInput as error:
+            variable = f"DEFAULT_{error.field.upper()}"
+            raise ValueError(f"environment variable {variable}: {error.reason}") from error
+        return cls(
+            project=env.get("DEFAULT_PROJECT") or None,
+            service=env.get("DEFAULT_SERVICE") or None,
+            mode=cast("Mode", mode),
+            access_route=cast("AccessRoute", route),
+            s3_prefix=prefix,
+        )
+
+
+@dataclass(frozen=True)
+class ExecutionInput:
+    """A validated, fully resolved execution input: every field present and checked."""
+
+    project: str
+    service: str
+    backup_name: str
+    mode: Mode
+    access_route: AccessRoute
+    s3_prefix: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {field: getattr(self, field) for field in FIELDS}
+
+
+def parse_execution_input(
+    raw: object, defaults: InputDefaults, *, now: datetime | None = None
+) -> ExecutionInput:
+    """Validate ``raw`` (a decoded JSON value) and fill omitted fields from ``defaults``.
+
+    Raises ``InvalidExecutionInput(field, reason)`` for the first rule broken.
+    """
+    if not isinstance(raw, dict):
+        raise InvalidExecutionInput(
+            "input",
+            f'must be a JSON object such as {{"service": "metrics-influx"}}, got {_json_type(raw)}',
+        )
+    _reject_unknown_fields(raw)
+    for field, value in raw.items():
+        if not isinstance(value, str):
+            raise InvalidExecutionInput(
+                field,
+                f"expected a string, got {_json_type(value)}"
+                + ("; omit the field to use the default" if value is None else ""),
+            )
+    fields = cast("dict[str, str]", raw)
+
+    project = _name_with_default(
+        "project", fields.get("project"), defaults.project, validate_project_name
+    )
+    service = _name_with_default(
+        "service", fields.get("service"), defaults.service, validate_service_name
+    )
+    backup_name = fields.get("backup_name")
+    return ExecutionInput(
+        project=project,
+        service=service,
+        backup_name=(
+            default_backup_name(service, now)
+            if backup_name is None
+            else _validate_input_backup_name(backup_name)
+        ),
+        mode=cast("Mode", _choice("mode", fields.get("mode", defaults.mode), MODES)),
+        access_route=cast(
+            "AccessRoute",
+            _choice(
+                "access_route", fields.get("access_route", defaults.access_route), ACCESS_ROUTES
+            ),
+        ),
+        s3_prefix=(
+            defaults.s3_prefix
+            if "s3_prefix" not in fields
+            else validate_s3_prefix(fields["s3_prefix"])
+        ),
+    )
+
+
+def validate_service_name(name: str, field: str = "service") -> str:
+    """Aiven's service-name rule: lowercase letters, digits, ``-``; a letter first; max 64."""
+    if not name:
+        raise InvalidExecutionInput(field, "must not be empty; give the Aiven service's name")
+    if len(name) > 64:
+        raise InvalidExecutionInput(
+            field, f"is {len(name)} characters long; Aiven service names have at most 64"
+        )
+    if SERVICE_NAME_PATTERN.fullmatch(name) is None:
+        raise InvalidExecutionInput(
+            field,
+            f"{name!r} is not an Aiven service name: use lowercase letters, digits and hyphens, "
+            "starting with a letter (as shown in the Aiven console)",
+        )
+    return name
+
+
+def validate_project_name(name: str, field: str = "project") -> str:
+    """Aiven project names: letters, digits, ``_``, ``-``; a letter or digit first; max 63."""
+    if not name:
+        raise InvalidExecutionInput(field, "must not be empty; give the Aiven project's name")
+    if len(name) > 63:
+        raise InvalidExecutionInput(
+            field, f"is {len(name)} characters long; Aiven project names have at most 63"
+        )
+    if PROJECT_NAME_PATTERN.fullmatch(name) is None:
+        raise InvalidExecutionInput(
+            field,
+            f"{name!r} is not an Aiven project name: use letters, digits, '_' and '-', "
+            "starting with a letter or digit (as shown in the Aiven console)",
+        )
+    return name
+
+
+def validate_s3_prefix(prefix: str, field: str = "s3_prefix") -> str:
+    """Return the prefix without a trailing slash; empty means the bucket's root."""
+    if len(prefix) > S3_PREFIX_MAX_LENGTH:
+        raise InvalidExecutionInput(
+            field, f"is {len(prefix)} characters long; use at most {S3_PREFIX_MAX_LENGTH}"
+        )
+    if "\\" in prefix:
+        raise InvalidExecutionInput(
+            field, "contains a backslash; separate folders with '/' (for example 'backups/influx')"
+        )
+    if S3_PREFIX_CHARACTERS.fullmatch(prefix) is None:
+        bad = next(c for c in prefix if S3_PREFIX_CHARACTERS.fullmatch(c) is None)
+        raise InvalidExecutionInput(
+            field,
+            f"contains {bad!r}; use only letters, digits, '/' and the S3-safe characters "
+            "! _ . * ' ( ) -",
+        )
+    if prefix.startswith("/"):
+        raise InvalidExecutionInput(
+            field, "starts with '/'; S3 keys have no leading slash, write 'backups' not '/backups'"
+        )
+    if "//" in prefix:
+        raise InvalidExecutionInput(
+            field, "contains '//' (an empty folder name); use single slashes between folders"
+        )
+    if any(segment in {".", ".."} for segment in prefix.split("/")):
+        raise InvalidExecutionInput(
+            field,
+            "has a '.' or '..' folder, which tools that download the backup would resolve "
+            "against a local path; name the folder plainly",
+        )
+    return prefix.removesuffix("/")
+
+
+def _validate_input_backup_name(name: str) -> str:
+    validate_backup_name(name)
+    if ".." in name:
+        raise InvalidExecutionInput(
+            "backup_name",
+            "contains '..'; the name becomes part of a download URL and an S3 key, where '..' "
+            "reads as a parent folder. Use single dots",
+        )
+    return name
+
+
+def _name_with_default(
+    field: str,
+    given: str | None,
+    default: str | None,
+    validate: Callable[[str, str], str],
+) -> str:
+    if given is not None:
+        return validate(given, field)
+    if default is None:
+        raise InvalidExecutionInput(
+            field,
+            f"is required: the stack has no default {field} "
+            f"(DEFAULT_{field.upper()}), so give it in the input",
+        )
+    try:
+        return validate(default, field)
+    except InvalidExecutionInput as error:
+        raise InvalidExecutionInput(
+            field,
+            f"the stack's default (DEFAULT_{field.upper()}) {error.reason}; fix the stack "
+            "parameter or give the field in the input",
+        ) from error
+
+
+def _choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value in allowed:
+        return value
+    hint = difflib.get_close_matches(value.lower(), allowed, n=1)
+    suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+    raise InvalidExecutionInput(
+        field,
+        f"{value!r} is not one of {', '.join(repr(a) for a in allowed)}{suggestion}",
+    )
+
+
+def _reject_unknown_fields(raw: Mapping[str, object]) -> None:
+    unknown = sorted(key for key in raw if key not in FIELDS)
+    if not unknown:
+        return
+    hints = [
+        f"{name!r} (did you mean {match[0]!r}?)" if match else repr(name)
+        for name in unknown
+        for match in [difflib.get_close_matches(name, FIELDS, n=1)]
+    ]
+    raise InvalidExecutionInput(
+        unknown[0] if len(unknown) == 1 else ", ".join(unknown),
+        f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+        f"the allowed fields are {', '.join(FIELDS)}",
+    )
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, str):
+        return "a string"
+    return _JSON_TYPE_NAMES.get(type(value), type(value).__name__)
