@@ -111,6 +111,10 @@ class AivenUnavailable(AivenApiError, TransientError):
     """No HTTP answer at all (connection refused or reset, timeout) after bounded retries."""
 
 
+class AivenTokenUnavailable(BackupError):
+    """The Aiven token could not be read from Secrets Manager (missing, no access, malformed)."""
+
+
 # --- Preflight: is this service one we can back up? ------------------------------------------
 
 
@@ -203,3 +207,14 @@ class BackupFileMissing(BackupError):
 
 class BackupAlreadyRunning(BackupError):
     """Another execution holds this service's lock; a second backup would replace the first."""
+
+
+# --- The stack itself ------------------------------------------------------------------------
+
+
+class StackMisconfigured(BackupError):
+    """A required environment variable of the deployed stack is missing or malformed."""
+
+
+class CleanupIncomplete(TransientError):
+    """The failure path could not finish (abort upload, notify, release lock); retried as a whole."""
