@@ -1,0 +1,73 @@
+"""A lock table in moto, a clock the test moves by hand, and DynamoDB's per-item atomicity."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from moto.dynamodb.models import DynamoDBBackend
+
+from tests.conftest import REGION
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+LOCK_TABLE = "backup-locks-test"
+
+
+class ManualClock:
+    """Epoch seconds that only move when the test says so."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def dynamodb(moto_aws: None) -> DynamoDBClient:
+    """A DynamoDB client on moto with the lock table as template.yaml declares it."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    client.create_table(
+        TableName=LOCK_TABLE,
+        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    client.update_time_to_live(
+        TableName=LOCK_TABLE,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
+    )
+    return client
+
+
+@pytest.fixture
+def atomic_item_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give moto what DynamoDB guarantees: a conditional write checks and writes atomically.
+
+    moto evaluates the condition and stores the item in plain Python with no lock, so two
+    threads could both pass the check; real DynamoDB serialises writes to one item.
+    """
+    guard = threading.Lock()
+
+    def serialised(original: Callable[..., Any]) -> Callable[..., Any]:
+        def write(*args: Any, **kwargs: Any) -> Any:
+            with guard:
+                return original(*args, **kwargs)
+
+        return write
+
+    for name in ("put_item", "delete_item", "update_item"):
+        monkeypatch.setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
