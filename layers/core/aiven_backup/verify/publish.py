@@ -1,0 +1,64 @@
+"""Record a verified backup next to its object: an inventory JSON file and tags on the object."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+
+from aiven_backup.verify.inventory import Inventory
+from aiven_backup.verify.s3_errors import s3_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import TagTypeDef
+
+INVENTORY_SUFFIX = ".inventory.json"
+MAX_TAGS = 10  # S3's limit per object
+_TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
+
+
+def inventory_key(key: str) -> str:
+    """Where the inventory of ``key`` is written."""
+    return key + INVENTORY_SUFFIX
+
+
+def verification_tags(inventory: Inventory) -> dict[str, str]:
+    """The tags a verified backup object carries."""
+    return {
+        "backup-verified": "true",
+        "manifest-stamp": _tag_value(inventory.stamp),
+        "databases": str(len(inventory.databases)),
+        "shards": str(inventory.shard_count),
+    }
+
+
+def write_inventory(s3: S3Client, bucket: str, key: str, inventory: Inventory) -> str:
+    """Write ``<key>.inventory.json``, tag ``key`` as verified; returns the inventory's key.
+
+    Tags the object already has are kept (as many as S3's limit of 10 leaves room for). Writing
+    twice gives the same result, so a retried step is harmless.
+    """
+    target = inventory_key(key)
+    body = {"object": {"bucket": bucket, "key": key}, **inventory.to_dict()}
+    with s3_errors(f"s3://{bucket}/{target}", "write the inventory to"):
+        s3.put_object(
+            Bucket=bucket,
+            Key=target,
+            Body=json.dumps(body, indent=2).encode(),
+            ContentType="application/json",
+        )
+    location = f"s3://{bucket}/{key}"
+    with s3_errors(location, "read the tags of"):
+        existing = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    ours = verification_tags(inventory)
+    kept = [tag for tag in existing if tag["Key"] not in ours][: MAX_TAGS - len(ours)]
+    tag_set: list[TagTypeDef] = [*kept]
+    tag_set.extend({"Key": name, "Value": value} for name, value in ours.items())
+    with s3_errors(location, "tag"):
+        s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": tag_set})
+    return target
+
+
+def _tag_value(value: str) -> str:
+    return _TAG_VALUE_UNSAFE.sub("_", value)[:256]
