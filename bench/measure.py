@@ -1,0 +1,89 @@
+"""Runs a contender's processes and measures wall time and each process's peak RSS.
+
+Each process runs under GNU ``/usr/bin/time -f %M``, which reports the kernel's high-water mark of
+that process alone. Reading ``wait4``'s rusage here instead would be wrong: a child's ``ru_maxrss``
+starts from its parent's RSS at fork time, and this benchmark process holds boto3 and more.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+GNU_TIME = "/usr/bin/time"
+_STDERR_TAIL = 2000
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """One child process: its program, exit code and peak RSS."""
+
+    program: str
+    exit_code: int
+    peak_rss_kib: int
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A contender's run: wall time from the first spawn to the last exit, per-process results."""
+
+    wall_s: float
+    processes: list[ProcessResult]
+    stdout: str
+    stderr_tail: str
+
+    @property
+    def ok(self) -> bool:
+        return all(p.exit_code == 0 for p in self.processes)
+
+    @property
+    def peak_rss_mib(self) -> float:
+        """Sum of the processes' peaks: an upper bound on a pipeline's footprint at any moment."""
+        return sum(p.peak_rss_kib for p in self.processes) / 1024
+
+
+def _peak_rss_kib(report: Path) -> int:
+    """The last line GNU time wrote (``%M``); 0 if the process died before time could report."""
+    lines = report.read_text().split() if report.exists() else []
+    return int(lines[-1]) if lines and lines[-1].isdigit() else 0
+
+
+def run_pipeline(commands: list[list[str]], *, env: dict[str, str], cwd: Path) -> Measurement:
+    """Run ``commands`` as a shell pipeline would (stdout of each into stdin of the next).
+
+    The last command's stdout is returned; all stderr goes to one temporary file whose tail is kept
+    for the report.
+    """
+    with tempfile.TemporaryDirectory() as scratch, tempfile.TemporaryFile() as stderr:
+        reports = [Path(scratch) / f"rss-{index}" for index in range(len(commands))]
+        started = time.perf_counter()
+        processes: list[subprocess.Popen[bytes]] = []
+        upstream: IO[bytes] | int = subprocess.DEVNULL
+        for command, report in zip(commands, reports, strict=True):
+            process = subprocess.Popen(
+                [GNU_TIME, "-f", "%M", "-o", str(report), *command],
+                stdin=upstream,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env=env,
+                cwd=cwd,
+            )
+            if not isinstance(upstream, int):
+                upstream.close()  # the child holds its own copy; ours would keep the pipe open
+            processes.append(process)
+            assert process.stdout is not None
+            upstream = process.stdout
+        stdout = processes[-1].communicate()[0].decode(errors="replace")
+        exit_codes = [process.wait() for process in processes]
+        wall_s = time.perf_counter() - started
+        results = [
+            ProcessResult(Path(command[0]).name, code, _peak_rss_kib(report))
+            for command, code, report in zip(commands, exit_codes, reports, strict=True)
+        ]
+        stderr.seek(0)
+        tail = stderr.read().decode(errors="replace")[-_STDERR_TAIL:]
+    return Measurement(wall_s, results, stdout, tail)
