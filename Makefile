@@ -48,7 +48,7 @@ typecheck: $(VENV)/.installed
 
 template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) validate --lint --template template.yaml
-	$(PY) -m tests.tools.lint_translated_template template.yaml
+	$(SAM_VENV)/bin/python tests/tools/lint_translated_template.py template.yaml
 
 pytest: $(VENV)/.installed
 	$(PY) -m pytest

@@ -1,0 +1,28 @@
+"""FinishBackup: release the service's lock and announce the backup that landed."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aiven_backup.redaction import install_redaction
+from aiven_backup.workflow import steps
+from aiven_backup.workflow.run_state import RunState
+from aiven_backup.workflow.services import services_from_env
+
+logger, metrics, tracer = Logger(), Metrics(), Tracer()
+install_redaction(logger)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    state = RunState.from_dict(event)
+    logger.append_keys(**state.log_keys())
+    result = steps.finish_backup(state, services_from_env())
+    metrics.add_metric("BackupDuration", MetricUnit.Seconds, result["duration_seconds"])
+    metrics.add_metric("BackupSize", MetricUnit.Bytes, result["size"])
+    logger.info("backup succeeded: s3://%s/%s", result["bucket"], result["key"])
+    return result

@@ -1,0 +1,27 @@
+"""HandleFailure: abort any unfinished upload, release the lock, announce the failure."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aiven_backup.redaction import install_redaction
+from aiven_backup.workflow import steps
+from aiven_backup.workflow.run_state import ExecutionRef
+from aiven_backup.workflow.services import services_from_env
+
+logger, metrics, tracer = Logger(), Metrics(), Tracer()
+install_redaction(logger)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    execution = ExecutionRef(**event["execution"])
+    logger.append_keys(execution=execution.name)
+    report = steps.handle_failure(event["failed"], execution, services_from_env())
+    metrics.add_metric("BackupFailures", MetricUnit.Count, 1)
+    logger.warning("backup failed: %s: %s", report["error"], report["cause"])
+    return report

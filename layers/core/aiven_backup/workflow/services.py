@@ -1,0 +1,57 @@
+"""The outside world the steps talk to, gathered in one object so tests and the runner can swap it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from aiven_backup.aiven import AivenClient
+from aiven_backup.aiven.token import get_aiven_token
+from aiven_backup.copier import CopyConfig
+from aiven_backup.workflow.execution_input import InputDefaults
+from aiven_backup.workflow.lock import ServiceLock
+from aiven_backup.workflow.settings import Settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    input_defaults: InputDefaults
+    s3: S3Client
+    sns: SNSClient
+    lock: ServiceLock
+    copy_config: CopyConfig = field(default_factory=CopyConfig)
+    clock: Callable[[], float] = time.time
+
+    def aiven(self) -> AivenClient:
+        """A client for one step; the token comes from Secrets Manager, cached per container."""
+        token = get_aiven_token(self.settings.aiven_token_secret_id)
+        return AivenClient(token, base_url=self.settings.aiven_api_url)
+
+
+@cache
+def services_for(settings: Settings, input_defaults: InputDefaults) -> Services:
+    """One set of clients per container (and per configuration, for the local runner's sake)."""
+    # Enough pooled connections for the copier's concurrent part uploads.
+    s3_config = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 5})
+    return Services(
+        settings=settings,
+        input_defaults=input_defaults,
+        s3=boto3.client("s3", config=s3_config),
+        sns=boto3.client("sns"),
+        lock=ServiceLock(settings.lock_table, ttl_seconds=settings.lock_ttl_seconds),
+    )
+
+
+def services_from_env() -> Services:
+    return services_for(Settings.from_env(), InputDefaults.from_env())

@@ -1,0 +1,261 @@
+"""``python -m local_runner``: one complete backup on this machine, through the real state machine.
+
+Progress goes to stderr; ``--json`` prints one JSON object on stdout. Exit 0 when the execution
+succeeded, 1 when it failed, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from local_runner.aiven_simulator import AivenSimulator
+from local_runner.stack import BUCKET, ExecutionResult, LocalStack, StackOptions
+
+DEMO_PROJECT = "demo-project"
+DEMO_SERVICE = "demo-influx"
+
+
+@dataclass(frozen=True)
+class AivenTarget:
+    api_url: str
+    token: str
+    allowed_hosts: tuple[str, ...]
+    allow_insecure: bool
+    backup_kind: str
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_runner",
+        description="Run one backup through the real state machine on moto, with the handlers "
+        "in-process. Without --aiven-api-url an embedded Aiven simulator serves a sample backup.",
+    )
+    parser.add_argument("--project", default=None, help=f"Aiven project (demo: {DEMO_PROJECT})")
+    parser.add_argument("--service", default=None, help=f"Aiven service (demo: {DEMO_SERVICE})")
+    parser.add_argument("--backup-name", default=None, help="default: <service>-<UTC stamp>")
+    parser.add_argument("--mode", choices=["request", "existing"], default="request")
+    parser.add_argument(
+        "--aiven-api-url", default=None, help="a real Aiven API (token from $AIVEN_TOKEN)"
+    )
+    parser.add_argument(
+        "--allow-download-host",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="add a host pattern the backup may be downloaded from (repeatable)",
+    )
+    parser.add_argument(
+        "--allow-insecure-download", action="store_true", help="allow plain http downloads"
+    )
+    parser.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS")
+    parser.add_argument("--output", type=Path, default=None, help="write the backup here")
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--verbose", action="store_true", help="show the handlers' own logs")
+    args = parser.parse_args(argv)
+    if args.poll_interval <= 0:
+        parser.error("--poll-interval must be positive")
+    if args.aiven_api_url and not os.environ.get("AIVEN_TOKEN"):
+        parser.error("--aiven-api-url needs the Aiven token in the AIVEN_TOKEN environment variable")
+    if args.mode == "existing" and not args.backup_name and args.aiven_api_url:
+        parser.error("--mode existing needs --backup-name (the backup already on the service)")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    progress = sys.stderr
+    with contextlib.ExitStack() as stack:
+        if args.aiven_api_url:
+            target = AivenTarget(
+                api_url=args.aiven_api_url,
+                token=os.environ["AIVEN_TOKEN"],
+                allowed_hosts=tuple(args.allow_download_host) or ("*.aivencloud.com",),
+                allow_insecure=args.allow_insecure_download,
+                backup_kind="the real service's backup",
+            )
+            project, service = args.project, args.service
+        else:
+            project = args.project or DEMO_PROJECT
+            service = args.service or DEMO_SERVICE
+            target = stack.enter_context(
+                _simulated_aiven(project, service, args.mode, args.backup_name, progress)
+            )
+            target = AivenTarget(
+                api_url=target.api_url,
+                token=target.token,
+                allowed_hosts=target.allowed_hosts + tuple(args.allow_download_host),
+                allow_insecure=True,
+                backup_kind=target.backup_kind,
+            )
+        result, summary = _run(args, project, service, target, progress)
+    if args.json:
+        print(json.dumps(summary, indent=2, default=str))
+    else:
+        _print_summary(summary, progress)
+    return 0 if result.status == "SUCCEEDED" else 1
+
+
+def _run(
+    args: argparse.Namespace,
+    project: str | None,
+    service: str | None,
+    target: AivenTarget,
+    progress: TextIO,
+) -> tuple[ExecutionResult, dict[str, Any]]:
+    poll = max(1, round(args.poll_interval))
+    options = StackOptions(
+        aiven_api_url=target.api_url,
+        aiven_token=target.token,
+        parameters={"AivenProject": project or "", "AivenService": service or ""},
+        environment={
+            "ALLOWED_DOWNLOAD_HOSTS": ",".join(target.allowed_hosts),
+            "ALLOW_INSECURE_DOWNLOAD": "true" if target.allow_insecure else "false",
+            "POLL_INITIAL_SECONDS": str(poll),
+            "POLL_MAX_SECONDS": str(poll * 4),
+            "POWERTOOLS_LOG_LEVEL": "INFO" if args.verbose else "WARNING",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        },
+    )
+    execution_input: dict[str, Any] = {"mode": args.mode}
+    for key, value in (("project", project), ("service", service), ("backup_name", args.backup_name)):
+        if value:
+            execution_input[key] = value
+    print(f"Aiven: {target.api_url} ({target.backup_kind})", file=progress)
+    print(f"Execution input: {json.dumps(execution_input)}", file=progress)
+    # Handlers log to stdout in Lambda; here stdout is reserved for --json.
+    with LocalStack(options) as local, contextlib.redirect_stdout(progress):
+        arn = local.start(execution_input)
+        result = _follow(local, arn, progress)
+        summary = _summarise(local, result)
+        if args.output and result.status == "SUCCEEDED" and summary.get("key"):
+            body = local.s3.get_object(Bucket=BUCKET, Key=summary["key"])["Body"]
+            with args.output.open("wb") as out:
+                for chunk in body.iter_chunks(8 * 1024 * 1024):
+                    out.write(chunk)
+            summary["output"] = str(args.output)
+    summary["backup_kind"] = target.backup_kind
+    return result, summary
+
+
+def _follow(local: LocalStack, arn: str, progress: TextIO) -> ExecutionResult:
+    """Print each state as it is entered, polls and bytes copied, until the execution ends."""
+    seen = 0
+    started = time.monotonic()
+    while True:
+        status = local.sfn.describe_execution(executionArn=arn)["status"]
+        events = local.history(arn)
+        for event in events[seen:]:
+            line = _describe_event(event)
+            if line:
+                print(f"[{time.monotonic() - started:6.1f}s] {line}", file=progress)
+        seen = len(events)
+        if status != "RUNNING":
+            return local.wait(arn)
+        time.sleep(0.2)
+
+
+def _describe_event(event: dict[str, Any]) -> str | None:
+    kind = event["type"]
+    if kind.endswith("StateEntered"):
+        return f"-> {event['stateEnteredEventDetails']['name']}"
+    if kind == "TaskStateExited":
+        details = event["stateExitedEventDetails"]
+        output = json.loads(details.get("output") or "{}")
+        if details["name"] == "PollBackup" and not output.get("ready"):
+            return f"   not ready yet; next poll in {output.get('wait', {}).get('seconds')} s"
+        if details["name"] == "CopyBackup":
+            copy = output.get("copy", {})
+            state = "done" if copy.get("done") else "continuing"
+            return f"   copied {copy.get('bytes_copied', 0):,} bytes ({state})"
+    if kind in ("ExecutionFailed", "TaskFailed", "LambdaFunctionFailed"):
+        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+        return f"   {kind}: {details.get('error')}"
+    return None
+
+
+def _summarise(local: LocalStack, result: ExecutionResult) -> dict[str, Any]:
+    notifications = local.notifications()
+    output = dict(result.output or {})
+    summary: dict[str, Any] = {
+        "status": result.status,
+        "execution_arn": result.arn,
+        "bucket": output.get("bucket", BUCKET),
+        "key": output.get("key"),
+        "size": output.get("size"),
+        "inventory": output.get("inventory"),
+        "inventory_key": output.get("inventory_key"),
+        "notification": (
+            {"subject": notifications[-1]["subject"], "message": notifications[-1]["message"]}
+            if notifications
+            else None
+        ),
+    }
+    if result.status != "SUCCEEDED":
+        summary["error"] = result.error
+        summary["cause"] = result.cause
+    summary["incomplete_uploads"] = len(local.incomplete_uploads())
+    return summary
+
+
+def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
+    print("", file=out)
+    print(f"Execution {summary['status']}", file=out)
+    if summary["status"] == "SUCCEEDED":
+        print(f"  object:    s3://{summary['bucket']}/{summary['key']}", file=out)
+        print(f"  size:      {summary['size']:,} bytes", file=out)
+        print(f"  inventory: s3://{summary['bucket']}/{summary['inventory_key']}", file=out)
+        if summary.get("output"):
+            print(f"  saved to:  {summary['output']}", file=out)
+    else:
+        print(f"  error: {summary.get('error')}", file=out)
+        print(f"  cause: {summary.get('cause')}", file=out)
+    if summary.get("notification"):
+        print("\nNotification:", file=out)
+        print(f"  Subject: {summary['notification']['subject']}", file=out)
+        for line in summary["notification"]["message"].splitlines():
+            print(f"  {line}", file=out)
+
+
+@contextlib.contextmanager
+def _simulated_aiven(
+    project: str, service: str, mode: str, backup_name: str | None, progress: TextIO
+) -> Iterator[AivenTarget]:
+    backup, kind = _demo_backup(progress)
+    with AivenSimulator(token="demo-token") as simulator:
+        if mode == "existing":
+            simulator.add_service(
+                project, service, backup=backup, existing_backup_name=backup_name or "demo-existing"
+            )
+        else:
+            simulator.add_service(project, service, backup=backup, polls_until_done=1)
+        yield AivenTarget(
+            api_url=simulator.base_url,
+            token="demo-token",
+            allowed_hosts=("127.0.0.1",),
+            allow_insecure=True,
+            backup_kind=kind,
+        )
+
+
+def _demo_backup(progress: TextIO) -> tuple[bytes, str]:
+    """A real influxd backup when influxd is installed, else the built-in real-format sample."""
+    from local_runner.real_backup import make_real_backup_tar
+    from local_runner.sample_backup import build_sample_backup
+
+    with tempfile.TemporaryDirectory(prefix="influx-demo-") as workdir:
+        print("Preparing the backup the simulator serves...", file=progress)
+        real = make_real_backup_tar(Path(workdir))
+    if real is not None:
+        return real, "a real InfluxDB portable backup made by influxd just now"
+    return build_sample_backup(), "the built-in sample in InfluxDB portable format (influxd not installed)"

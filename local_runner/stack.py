@@ -1,0 +1,276 @@
+"""The stack of ``template.yaml`` on this machine: moto for AWS, the real handlers in-process.
+
+Resources are created from what the template declares (functions, their environment, the state
+machine and its substitutions), so a change to the template is what the local runner runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+
+from aiven_backup.workflow.services import services_for
+from local_runner import template as tpl
+from local_runner.lambda_hook import InProcessLambdas, LocalFunction
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+REGION = "us-east-1"
+BUCKET = "influxdb-backups-local"
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    arn: str
+    status: str
+    output: Mapping[str, Any] | None
+    error: str | None
+    cause: str | None
+
+
+@dataclass
+class StackOptions:
+    aiven_api_url: str
+    aiven_token: str
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    # Extra environment for every function (tests widen the download allow-list, shrink waits).
+    environment: Mapping[str, str] = field(default_factory=dict)
+    # Per function logical id: the time limit its context reports (tests shrink the copier's).
+    timeouts: Mapping[str, float] = field(default_factory=dict)
+    # Skip Wait states and retry back-off: tests assert behaviour, not time.
+    fast_waits: bool = False
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.lambdas = InProcessLambdas()
+        self.template = tpl.load_template()
+        self._exit = contextlib.ExitStack()
+        self.state_machine_arn = ""
+        self.topic_arn = ""
+        self.queue_url = ""
+        self.schedule_inputs: dict[str, Any] = {}
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        self._exit.enter_context(
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True}})  # type: ignore[arg-type]
+        )
+        self._exit.enter_context(self.lambdas.patched())
+        if self.options.fast_waits:
+            self._exit.enter_context(_instant_waits())
+        services_for.cache_clear()  # clients made under an earlier mock must not be reused
+        self._exit.callback(services_for.cache_clear)
+        self._create_resources()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit.close()
+
+    # --- clients -----------------------------------------------------------------------------
+
+    @property
+    def s3(self) -> S3Client:
+        return boto3.client("s3", region_name=REGION)
+
+    @property
+    def sfn(self) -> SFNClient:
+        return boto3.client("stepfunctions", region_name=REGION)
+
+    @property
+    def sqs(self) -> SQSClient:
+        return boto3.client("sqs", region_name=REGION)
+
+    # --- running -----------------------------------------------------------------------------
+
+    def start(self, execution_input: Any, name: str | None = None) -> str:
+        # moto names an unnamed execution "None", so every execution gets a real name.
+        name = name or f"local-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**8}"
+        return self.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
+        )["executionArn"]
+
+    def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] in TERMINAL:
+                output = described.get("output")
+                return ExecutionResult(
+                    arn=execution_arn,
+                    status=described["status"],
+                    output=json.loads(output) if output else None,
+                    error=described.get("error"),
+                    cause=described.get("cause"),
+                )
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {execution_arn} still running after {timeout} s")
+            time.sleep(0.05)
+
+    def run(self, execution_input: Any, timeout: float = 120.0) -> ExecutionResult:
+        return self.wait(self.start(execution_input), timeout)
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])  # type: ignore[arg-type]
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every SNS message published so far: subject, message and attributes."""
+        received = []
+        while True:
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                break
+            for message in messages:
+                envelope = json.loads(message["Body"])
+                received.append(
+                    {
+                        "subject": envelope.get("Subject"),
+                        "message": envelope.get("Message"),
+                        "attributes": {
+                            k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
+                        },
+                    }
+                )
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+        return received
+
+    def incomplete_uploads(self) -> list[dict[str, Any]]:
+        return list(self.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []))
+
+    def object_keys(self) -> list[str]:
+        return [o["Key"] for o in self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+    # --- resources ---------------------------------------------------------------------------
+
+    def _create_resources(self) -> None:
+        s3 = self.s3
+        s3.create_bucket(Bucket=BUCKET)
+        sns = boto3.client("sns", region_name=REGION)
+        self.topic_arn = sns.create_topic(Name="influxdb-backup-notifications")["TopicArn"]
+        self.queue_url = self.sqs.create_queue(QueueName="notifications")["QueueUrl"]
+        queue_arn = self.sqs.get_queue_attributes(
+            QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
+        )["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=queue_arn)
+        secret_arn = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name="aiven-token", SecretString=self.options.aiven_token
+        )["ARN"]
+        table = "influxdb-backup-locks"
+        boto3.client("dynamodb", region_name=REGION).create_table(
+            TableName=table,
+            AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        role = boto3.client("iam", region_name=REGION).create_role(
+            RoleName="local-runner", AssumeRolePolicyDocument="{}"
+        )["Role"]["Arn"]
+
+        parameters = {
+            **tpl.parameter_defaults(self.template),
+            "AivenApiUrl": self.options.aiven_api_url,
+            "AivenTokenSecretArn": secret_arn,
+            **self.options.parameters,
+        }
+        conditions = {
+            "CreateBucket": not parameters.get("ExistingBucketName"),
+            "UseKms": bool(parameters.get("KmsKeyArn")),
+            "HasEmail": bool(parameters.get("NotificationEmail")),
+        }
+        refs = {
+            "BackupBucket": BUCKET,
+            "NotificationTopic": self.topic_arn,
+            "LockTable": table,
+            "CoreLayer": "local-core-layer",
+            "AWS::Region": REGION,
+            "AWS::Partition": "aws",
+        }
+        attributes: dict[tuple[str, str], str] = {}
+        lambda_client = boto3.client("lambda", region_name=REGION)
+        function_specs = tpl.functions(self.template)
+        for spec in function_specs:
+            arn = lambda_client.create_function(
+                FunctionName=spec.logical_id,
+                Runtime="python3.12",
+                Role=role,
+                Handler=spec.handler,
+                Code={"ZipFile": _empty_zip()},
+                Timeout=spec.timeout_seconds,
+            )["FunctionArn"]
+            refs[spec.logical_id] = spec.logical_id
+            attributes[(spec.logical_id, "Arn")] = arn
+
+        machine = tpl.state_machine(self.template)
+        resolve = tpl.make_resolver(parameters, refs, attributes, conditions)
+        self.state_machine_arn = self.sfn.create_state_machine(
+            name="influxdb-backup",
+            definition=tpl.render_definition(machine, resolve),
+            roleArn=role,
+        )["stateMachineArn"]
+        refs[machine.logical_id] = self.state_machine_arn
+        self.schedule_inputs = {
+            name: json.loads(resolve(value)) for name, value in machine.schedule_inputs.items()
+        }
+
+        for spec in function_specs:
+            environment = {k: str(resolve(v)) for k, v in spec.environment.items()}
+            environment.update(self.options.environment)
+            self.lambdas.register(
+                spec.logical_id,
+                LocalFunction(
+                    code_dir=spec.code_dir,
+                    handler=spec.handler,
+                    environment=environment,
+                    timeout_seconds=self.options.timeouts.get(
+                        spec.logical_id, spec.timeout_seconds
+                    ),
+                ),
+            )
+
+
+def _empty_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README", "handlers run in-process; see local_runner/lambda_hook.py")
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _instant_waits() -> Iterator[None]:
+    wait_function = (
+        "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function."
+        "WaitFunction._wait_interval"
+    )
+    retrier_time = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl.time"
+    with (
+        mock.patch(wait_function, lambda self, env, wait_seconds: None),
+        mock.patch(retrier_time, mock.Mock(sleep=lambda seconds: None)),
+    ):
+        yield

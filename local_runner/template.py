@@ -1,0 +1,169 @@
+"""Read ``template.yaml`` the way the local runner needs it: functions, their environment, and the
+state machine's definition with its substitutions resolved against local resources."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """YAML loader that turns ``!Ref X`` into ``{"Ref": "X"}`` and ``!Sub``/``!If``/... likewise."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{suffix}": value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(path.read_text(), Loader=_CloudFormationLoader)  # noqa: S506
+    return loaded
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    timeout_seconds: int
+    memory_mb: int
+    environment: Mapping[str, Any]  # unresolved: values may be intrinsics
+
+
+@dataclass(frozen=True)
+class StateMachineSpec:
+    logical_id: str
+    definition_path: Path
+    substitutions: Mapping[str, Any]
+    schedule_inputs: Mapping[str, Any]  # event name -> unresolved Input
+
+
+def functions(template: Mapping[str, Any], root: Path = PROJECT_ROOT) -> list[FunctionSpec]:
+    globals_ = template.get("Globals", {}).get("Function", {})
+    global_env = globals_.get("Environment", {}).get("Variables", {})
+    specs = []
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        env = {**global_env, **props.get("Environment", {}).get("Variables", {})}
+        specs.append(
+            FunctionSpec(
+                logical_id=logical_id,
+                code_dir=root / props["CodeUri"],
+                handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
+                timeout_seconds=int(props.get("Timeout", globals_.get("Timeout", 3))),
+                memory_mb=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+                environment=env,
+            )
+        )
+    return specs
+
+
+def state_machine(template: Mapping[str, Any], root: Path = PROJECT_ROOT) -> StateMachineSpec:
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::StateMachine":
+            props = resource["Properties"]
+            schedules = {
+                name: event["Properties"].get("Input")
+                for name, event in props.get("Events", {}).items()
+                if event["Type"] in ("Schedule", "ScheduleV2")
+            }
+            return StateMachineSpec(
+                logical_id=logical_id,
+                definition_path=root / props["DefinitionUri"],
+                substitutions=props.get("DefinitionSubstitutions", {}),
+                schedule_inputs=schedules,
+            )
+    raise ValueError("template.yaml declares no AWS::Serverless::StateMachine")
+
+
+Resolver = Callable[[Any], Any]
+
+
+def make_resolver(
+    parameters: Mapping[str, str],
+    refs: Mapping[str, str],
+    attributes: Mapping[tuple[str, str], str],
+    conditions: Mapping[str, bool],
+) -> Resolver:
+    """Resolve the intrinsics this template uses (Ref, GetAtt, Sub, If) against local values."""
+
+    def lookup(name: str) -> str:
+        if name in parameters:
+            return parameters[name]
+        if name in refs:
+            return refs[name]
+        if "." in name:
+            logical_id, attribute = name.split(".", 1)
+            if (logical_id, attribute) in attributes:
+                return attributes[(logical_id, attribute)]
+        raise KeyError(f"the local runner cannot resolve {name!r}")
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, Mapping) and len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return lookup(arg)
+            if key == "Fn::GetAtt":
+                return lookup(".".join(arg))
+            if key == "Fn::If":
+                condition, when_true, when_false = arg
+                return resolve(when_true if conditions[condition] else when_false)
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                local = {name: resolve(v) for name, v in extra.items()}
+                return re.sub(
+                    r"\$\{([^}!]+)\}", lambda m: local.get(m.group(1)) or lookup(m.group(1)), text
+                )
+        if isinstance(value, Mapping):
+            return {k: resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [resolve(v) for v in value]
+        return value
+
+    return resolve
+
+
+def render_definition(spec: StateMachineSpec, resolve: Resolver) -> str:
+    """The ASL text with ``${Name}`` substitutions replaced, as CloudFormation would."""
+    text = spec.definition_path.read_text()
+    for name, value in spec.substitutions.items():
+        text = text.replace("${" + name + "}", str(resolve(value)))
+    leftover = re.findall(r"\$\{[A-Za-z0-9]+\}", text)
+    if leftover:
+        raise ValueError(
+            f"definition substitutions missing in template.yaml: {sorted(set(leftover))}"
+        )
+    json.loads(text)
+    return text
+
+
+def parameter_defaults(template: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        name: str(spec["Default"])
+        for name, spec in template.get("Parameters", {}).items()
+        if "Default" in spec
+    }
