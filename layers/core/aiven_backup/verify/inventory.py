@@ -12,9 +12,11 @@ FileKind = Literal["meta", "shard", "manifest"]
 SUMMARY_MAX_BYTES = 1800
 """The summary travels in the state payload and in notifications: it stays this small."""
 SUMMARY_MAX_NAME = 64
+SUMMARY_MAX_POLICIES = 8
 SUMMARY_MAX_DATABASES = 25  # more could never fit in SUMMARY_MAX_BYTES anyway
 TEXT_MAX_DATABASES = 5
-TEXT_MAX_POLICIES = 4
+TEXT_MAX_POLICIES = 3
+TEXT_MAX_NAME = 32
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,15 @@ class Inventory:
         largest_first = sorted(self.databases, key=lambda name: (-sizes[name], name))
         for database in largest_first[:SUMMARY_MAX_DATABASES]:
             policies = self.databases[database]
-            detailed[_short(database)] = {
-                "retention_policies": [_short(p) for p in sorted(policies)[:TEXT_MAX_POLICIES]],
+            names = sorted(policies)
+            entry: dict[str, Any] = {
+                "retention_policies": [_short(p) for p in names[:SUMMARY_MAX_POLICIES]],
                 "shards": sum(len(ids) for ids in policies.values()),
                 "bytes": sizes[database],
             }
+            if len(names) > SUMMARY_MAX_POLICIES:
+                entry["retention_policies_not_listed"] = len(names) - SUMMARY_MAX_POLICIES
+            detailed[_short(database)] = entry
         summary: dict[str, Any] = {
             "stamp": _short(self.stamp),
             "database_count": len(self.databases),
@@ -109,10 +115,10 @@ class Inventory:
         listed = []
         for database in list(self.databases)[:TEXT_MAX_DATABASES]:
             policies = sorted(self.databases[database])
-            names = ", ".join(_short(p) for p in policies[:TEXT_MAX_POLICIES])
+            names = ", ".join(_short(p, TEXT_MAX_NAME) for p in policies[:TEXT_MAX_POLICIES])
             if len(policies) > TEXT_MAX_POLICIES:
                 names += f" +{len(policies) - TEXT_MAX_POLICIES} more"
-            listed.append(f"{_short(database)}: {names}")
+            listed.append(f"{_short(database, TEXT_MAX_NAME)}: {names}")
         if len(self.databases) > TEXT_MAX_DATABASES:
             listed.append(f"{len(self.databases) - TEXT_MAX_DATABASES} more")
         databases = _plural(len(self.databases), "database")
@@ -140,5 +146,5 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _short(name: str) -> str:
-    return name if len(name) <= SUMMARY_MAX_NAME else name[: SUMMARY_MAX_NAME - 1] + "…"
+def _short(name: str, limit: int = SUMMARY_MAX_NAME) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"

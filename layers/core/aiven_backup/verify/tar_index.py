@@ -175,7 +175,7 @@ def describe_bytes(prefix: bytes) -> str:
         return "it starts with 1f 8b, a gzip file (a compressed tar?)"
     if prefix.startswith(b"PK\x03\x04"):
         return "it starts with PK 03 04, a zip file"
-    head = prefix[:40]
+    head = prefix[:64]
     if head and all(32 <= byte < 127 or byte in b"\r\n\t" for byte in head):
         text = head.decode("ascii").replace("\n", " ").strip()
         return f"it starts with text {text!r}"
