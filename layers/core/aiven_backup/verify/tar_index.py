@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiven_backup.errors import NotAnInfluxBackup
+from aiven_backup.verify.s3_errors import s3_errors
 from aiven_backup.verify.s3_ranges import S3RangeReader
 
 if TYPE_CHECKING:
@@ -48,7 +49,8 @@ def index_tar_in_s3(
 ) -> list[TarMember]:
     """The members of the tar at ``s3://bucket/key``; ``size`` saves a HeadObject when known."""
     if size is None:
-        size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        with s3_errors(f"s3://{bucket}/{key}", "index"):
+            size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
     return index_tar(S3RangeReader(s3, bucket, key, size))
 
 
