@@ -1,0 +1,174 @@
+"""BackupsApi: POST /backups, GET /backups/{id}, GET /backups behind API Gateway (IAM auth).
+
+A thin edge: read the request, call ``aiven_backup.api``, and map its named errors to HTTP
+answers of one shape, ``{"error": <name>, "message": <what to do>, ...}``.
+"""
+
+from functools import cache
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from aiven_backup.api import (
+    ApiSettings,
+    BackupInProgressError,
+    BackupNotFoundError,
+    BackupsApi,
+    IdempotencyKeyReusedError,
+    InvalidRequestError,
+)
+from aiven_backup.api.views import status_url
+from aiven_backup.errors import InvalidExecutionInput, StackMisconfigured
+from aiven_backup.redaction import install_redaction
+
+logger, tracer = Logger(), Tracer()
+install_redaction(logger)
+app = APIGatewayRestResolver()
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+ROUTES = "POST /backups, GET /backups, GET /backups/{id}"
+
+
+@cache
+def backups() -> BackupsApi:
+    """One set of clients per container."""
+    return BackupsApi.from_settings(ApiSettings.from_env())
+
+
+@app.post("/backups")
+def start_backup() -> Response[dict[str, Any]]:
+    started = backups().start_backup(
+        _request_body(), idempotency_key=app.current_event.headers.get(IDEMPOTENCY_HEADER)
+    )
+    logger.info(
+        "backup %s",
+        "already started for this Idempotency-Key" if started.replayed else "started",
+        extra={
+            "execution_id": started.execution_id,
+            # Not "service": that key is the Lambda's own service name in every log line.
+            "aiven_project": started.request.project,
+            "aiven_service": started.request.service,
+        },
+    )
+    headers = {"Location": status_url(started.execution_id)}
+    if started.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(HTTPStatus.ACCEPTED, content_types.APPLICATION_JSON, started.to_dict(), headers)
+
+
+@app.get("/backups/<execution_id>")
+def get_backup(execution_id: str) -> dict[str, Any]:
+    return backups().get_backup(execution_id)
+
+
+@app.get("/backups")
+def list_backups() -> dict[str, Any]:
+    return backups().list_backups(app.current_event.query_string_parameters)
+
+
+def _request_body() -> str | None:
+    try:
+        return app.current_event.decoded_body
+    except ValueError:  # bad base64 or not UTF-8
+        raise InvalidExecutionInput(
+            "body", 'is not UTF-8 text; send a JSON object such as {"service": "my-influx"}'
+        ) from None
+
+
+# --- named errors to HTTP answers --------------------------------------------------------------
+
+
+def _answer(
+    status: HTTPStatus, error: str, message: str, **details: str
+) -> Response[dict[str, Any]]:
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        logger.error("request failed: %s", error)
+    else:
+        logger.info("request refused: %s", error, extra={"status": int(status), **details})
+    body = {"error": error, "message": message, **details}
+    return Response(status, content_types.APPLICATION_JSON, body)
+
+
+def _invalid_input(error: InvalidExecutionInput) -> Response[dict[str, Any]]:
+    return _answer(HTTPStatus.BAD_REQUEST, "InvalidExecutionInput", str(error), field=error.field)
+
+
+def _invalid_request(error: InvalidRequestError) -> Response[dict[str, Any]]:
+    return _answer(HTTPStatus.BAD_REQUEST, "InvalidRequest", str(error), field=error.field)
+
+
+def _in_progress(error: BackupInProgressError) -> Response[dict[str, Any]]:
+    return _answer(
+        HTTPStatus.CONFLICT,
+        "BackupAlreadyRunning",
+        str(error),
+        execution_id=error.execution_id,
+        execution_arn=error.execution_arn,
+        status_url=status_url(error.execution_id),
+    )
+
+
+def _key_reused(error: IdempotencyKeyReusedError) -> Response[dict[str, Any]]:
+    return _answer(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "IdempotencyKeyReused",
+        str(error),
+        execution_id=error.execution_id,
+        status_url=status_url(error.execution_id),
+    )
+
+
+def _backup_not_found(error: BackupNotFoundError) -> Response[dict[str, Any]]:
+    return _answer(
+        HTTPStatus.NOT_FOUND, "BackupNotFound", str(error), execution_id=error.execution_id
+    )
+
+
+def _no_route(_: NotFoundError) -> Response[dict[str, Any]]:
+    event = app.current_event
+    return _answer(
+        HTTPStatus.NOT_FOUND,
+        "NotFound",
+        f"no route {event.http_method} {event.path}; this API has {ROUTES}",
+    )
+
+
+def _misconfigured(error: StackMisconfigured) -> Response[dict[str, Any]]:
+    return _answer(HTTPStatus.INTERNAL_SERVER_ERROR, "StackMisconfigured", str(error))
+
+
+def _unexpected(error: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unexpected error")
+    return _answer(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "InternalError",
+        f"the backups API failed unexpectedly ({type(error).__name__}); the API function's logs "
+        "have the details under this request's id",
+    )
+
+
+# Powertools' exception_handler decorator is untyped; registering by call keeps these typed.
+for _error_class, _handler in (
+    (InvalidExecutionInput, _invalid_input),
+    (InvalidRequestError, _invalid_request),
+    (BackupInProgressError, _in_progress),
+    (IdempotencyKeyReusedError, _key_reused),
+    (BackupNotFoundError, _backup_not_found),
+    (NotFoundError, _no_route),
+    (StackMisconfigured, _misconfigured),
+    (Exception, _unexpected),
+):
+    app.exception_handler(_error_class)(_handler)
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
