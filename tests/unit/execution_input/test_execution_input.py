@@ -75,7 +75,20 @@ def test_to_dict_has_every_field_as_a_string() -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_mode_is_accepted(mode: str) -> None:
-    assert parse({"mode": mode}).mode == mode
+    assert parse({"mode": mode, "backup_name": "nightly"}).mode == mode
+
+
+def test_mode_existing_needs_the_name_of_the_backup_to_download() -> None:
+    error = rejection({"mode": "existing"})
+
+    assert error.field == "backup_name"
+    assert "required when mode is 'existing'" in error.reason
+
+
+def test_mode_existing_from_the_stack_default_also_needs_a_name() -> None:
+    error = rejection({}, InputDefaults(project="acme", service="metrics-influx", mode="existing"))
+
+    assert error.field == "backup_name"
 
 
 @pytest.mark.parametrize("route", ACCESS_ROUTES)

@@ -27,12 +27,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, cast, get_args
 
+from aiven_backup.aiven.models import ACCESS_ROUTES, AccessRoute
 from aiven_backup.backup_name import default_backup_name, validate_backup_name
 from aiven_backup.errors import InvalidExecutionInput
 
-# TODO(models): import AccessRoute and ACCESS_ROUTES from aiven_backup.aiven.models once it lands.
-AccessRoute = Literal["auto", "public", "private", "privatelink"]
-ACCESS_ROUTES: tuple[AccessRoute, ...] = get_args(AccessRoute)
+__all__ = [
+    "ACCESS_ROUTES",
+    "FIELDS",
+    "MODES",
+    "AccessRoute",
+    "ExecutionInput",
+    "InputDefaults",
+    "Mode",
+    "parse_execution_input",
+    "validate_project_name",
+    "validate_s3_prefix",
+    "validate_service_name",
+]
 
 Mode = Literal["request", "existing"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -112,6 +123,8 @@ def parse_execution_input(
 ) -> ExecutionInput:
     """Validate ``raw`` (a decoded JSON value) and fill omitted fields from ``defaults``.
 
+    An omitted ``backup_name`` defaults to ``<service>-<UTC stamp of now>``, except in mode
+    ``existing``, which downloads a backup that already exists and so needs its name.
     Raises ``InvalidExecutionInput(field, reason)`` for the first rule broken.
     """
     if not isinstance(raw, dict):
@@ -135,7 +148,14 @@ def parse_execution_input(
     service = _name_with_default(
         "service", fields.get("service"), defaults.service, validate_service_name
     )
+    mode = cast("Mode", _choice("mode", fields.get("mode", defaults.mode), MODES))
     backup_name = fields.get("backup_name")
+    if backup_name is None and mode == "existing":
+        raise InvalidExecutionInput(
+            "backup_name",
+            "is required when mode is 'existing': give the name of the backup already on the "
+            "service (the name it was requested with), or use mode 'request'",
+        )
     return ExecutionInput(
         project=project,
         service=service,
@@ -144,7 +164,7 @@ def parse_execution_input(
             if backup_name is None
             else _validate_input_backup_name(backup_name)
         ),
-        mode=cast("Mode", _choice("mode", fields.get("mode", defaults.mode), MODES)),
+        mode=mode,
         access_route=cast(
             "AccessRoute",
             _choice(
