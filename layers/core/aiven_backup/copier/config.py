@@ -1,0 +1,60 @@
+"""The copier's tunables, with production defaults; tests shrink sizes, waits and timeouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MiB = 1024**2
+GiB = 1024**3
+TiB = 1024**4
+
+SUPPORTED_CHECKSUM_ALGORITHMS = ("CRC32",)
+
+
+@dataclass(frozen=True)
+class CopyConfig:
+    """How the copier sizes parts, how much it does at once and how it retries.
+
+    Memory use is about ``part size x (upload_concurrency + 1)`` plus a fixed overhead.
+    ``read_concurrency`` is how many ranged GETs may run at once when the source honours
+    ``Range`` (each belongs to one of the ``upload_concurrency`` parts in flight).
+    ``max_retries`` bounds the retries of one part (and of each S3 call) after a transient
+    fault; the waits grow from ``retry_base_delay`` doubling up to ``retry_max_delay``.
+    ``checksum_algorithm`` is the S3 checksum every part carries (CRC32: zlib computes it in C
+    without the GIL, and S3 combines it into a full-object checksum).
+    """
+
+    min_part_size: int = 8 * MiB
+    max_parts: int = 10_000
+    known_length_target_parts: int = 9_000
+    upload_concurrency: int = 8
+    read_concurrency: int = 4
+    max_retries: int = 5
+    retry_base_delay: float = 0.5
+    retry_max_delay: float = 20.0
+    checksum_algorithm: str = "CRC32"
+    read_timeout: float = 60.0
+    connect_timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        positive = {
+            "min_part_size": self.min_part_size,
+            "max_parts": self.max_parts,
+            "known_length_target_parts": self.known_length_target_parts,
+            "upload_concurrency": self.upload_concurrency,
+            "read_concurrency": self.read_concurrency,
+            "read_timeout": self.read_timeout,
+            "connect_timeout": self.connect_timeout,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ValueError(f"CopyConfig.{name} must be positive, got {value!r}")
+        if self.known_length_target_parts > self.max_parts:
+            raise ValueError("CopyConfig.known_length_target_parts must not exceed max_parts")
+        if self.max_retries < 0 or self.retry_base_delay < 0 or self.retry_max_delay < 0:
+            raise ValueError("CopyConfig retry settings must not be negative")
+        if self.checksum_algorithm not in SUPPORTED_CHECKSUM_ALGORITHMS:
+            raise ValueError(
+                f"CopyConfig.checksum_algorithm must be one of {SUPPORTED_CHECKSUM_ALGORITHMS}, "
+                f"got {self.checksum_algorithm!r}"
+            )

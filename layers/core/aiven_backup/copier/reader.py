@@ -1,0 +1,213 @@
+"""Fill part buffers from the source, reconnecting after transient faults.
+
+``SequentialReader`` keeps one body open and reads the backup front to back (a source without
+``Range`` is re-read from byte 0 and skipped forward after a reconnect). ``RangeFetcher`` reads
+one part with its own ranged GET, so several parts can be fetched at once. Both resume a broken
+body at the first byte not yet received, give up after ``Backoff.retries`` failed attempts in a
+row without progress, and then raise ``SourceTruncated`` when the body kept ending early, else
+``SourceUnavailable``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiven_backup.copier.retry import Backoff
+from aiven_backup.copier.source import HttpSource, SourceBody, TransientSourceError
+from aiven_backup.errors import SourceChanged, SourceTruncated, SourceUnavailable
+
+logger = logging.getLogger(__name__)
+
+
+class CopyStoppedError(Exception):
+    """Another part failed and the copy is stopping: abandon this one quietly."""
+
+
+class _Attempts:
+    """Counts failed attempts in a row without progress; raises the right error when spent."""
+
+    def __init__(self, source: HttpSource, backoff: Backoff, total: int | None) -> None:
+        self._source = source
+        self._backoff = backoff
+        self._total = total
+        self._failures = 0
+
+    def progressed(self) -> None:
+        self._failures = 0
+
+    def failed(self, fault: TransientSourceError, position: int) -> None:
+        """Wait before the next attempt, or raise when the retries are spent."""
+        if self._failures >= self._backoff.retries:
+            self._give_up(fault, position)
+        logger.warning(
+            "download attempt failed, retrying",
+            extra={"source": self._source.display, "position": position, "fault": str(fault)},
+        )
+        if not self._backoff.wait(self._failures, fault.retry_after):
+            raise CopyStoppedError
+        self._failures += 1
+
+    def _give_up(self, fault: TransientSourceError, position: int) -> None:
+        attempts = self._failures + 1
+        if fault.short_body:
+            announced = f" of {self._total}" if self._total is not None else ""
+            raise SourceTruncated(
+                f"the download from {self._source.display} kept ending early: {attempts} attempts "
+                f"in a row stopped at byte {position}{announced} ({fault}). The backup file is "
+                "shorter than announced or the host cuts it off; nothing partial was kept. Check "
+                "the backup in Aiven and request a new one if it is damaged."
+            )
+        raise SourceUnavailable(
+            f"the download from {self._source.display} failed {attempts} times in a row at byte "
+            f"{position} ({fault}). The host may be down or overloaded; the copy can be retried."
+        )
+
+
+def _check_total(source: HttpSource, body: SourceBody, total: int | None) -> None:
+    if total is not None and body.total is not None and body.total != total:
+        raise SourceChanged(
+            f"the backup at {source.display} is {body.total} bytes now but was {total} bytes "
+            "when the copy started: a different backup replaced it. Start the copy again."
+        )
+
+
+class SequentialReader:
+    """Reads the backup in order from ``start`` into one buffer after another.
+
+    When a resumed copy has to re-read the skipped prefix (no ``Range``), its CRC32 is checked
+    against ``prefix_crc`` (that of the bytes already uploaded): a mismatch means the source
+    changed between invocations.
+    """
+
+    def __init__(
+        self,
+        source: HttpSource,
+        backoff: Backoff,
+        *,
+        start: int,
+        total: int | None,
+        ranged: bool,
+        prefix_crc: int | None = None,
+    ) -> None:
+        self._source = source
+        self._backoff = backoff
+        self._total = total
+        self._ranged = ranged
+        self._position = start
+        self._unchecked_prefix_crc = prefix_crc if start > 0 else None
+        self._body: SourceBody | None = None
+
+    @property
+    def position(self) -> int:
+        """Offset of the next byte ``read`` delivers."""
+        return self._position
+
+    def close(self) -> None:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+
+    def _open(self, offset: int) -> SourceBody:
+        use_range = self._ranged and offset > 0
+        body = self._source.open(offset) if use_range else self._source.open(0)
+        try:
+            _check_total(self._source, body, self._total)
+            if body.start < offset:
+                expected = self._unchecked_prefix_crc
+                crc = body.skip_to(offset, 0 if expected is not None else None)
+                if expected is not None and crc != expected:
+                    raise SourceChanged(
+                        f"the first {offset} bytes of the backup at {self._source.display} "
+                        "differ from those already uploaded: a different backup replaced it. "
+                        "Start the copy again."
+                    )
+            self._unchecked_prefix_crc = None
+        except BaseException:
+            body.close()
+            raise
+        return body
+
+    def read(self, view: memoryview) -> int:
+        """Fill ``view`` with the next bytes; fewer only at the end of the backup."""
+        attempts = _Attempts(self._source, self._backoff, self._total)
+        filled = 0
+        while filled < len(view):
+            if self._backoff.stop.is_set():
+                raise CopyStoppedError
+            before = filled
+            try:
+                if self._body is None:
+                    self._body = self._open(self._position + filled)
+                try:
+                    self._body.readinto(view[filled:])
+                finally:
+                    filled = self._body.position - self._position
+            except TransientSourceError as fault:
+                self.close()
+                if filled > before:
+                    attempts.progressed()
+                attempts.failed(fault, self._position + filled)
+                continue
+            at = self._position + filled
+            if filled < len(view) and not self._reopen_after_end(attempts, at, filled > before):
+                break
+        self._position += filled
+        return filled
+
+    def _reopen_after_end(self, attempts: _Attempts, position: int, progressed: bool) -> bool:
+        """The body ended cleanly at ``position``: reopen for more (True) or accept the end."""
+        body = self._body
+        self.close()
+        if self._total is None or position >= self._total:
+            return False  # an unknown length ends where the body ends
+        if progressed and body is not None and body.partial and body.exhausted:
+            attempts.progressed()  # the host sent a shorter range than asked: ask for the rest
+            return True
+        attempts.failed(
+            TransientSourceError(
+                f"the body from {self._source.display} ended at byte {position}",
+                short_body=True,
+            ),
+            position,
+        )
+        return True
+
+
+class RangeFetcher:
+    """Fetches exactly one part's bytes with ranged GETs (the source must honour ``Range``)."""
+
+    def __init__(self, source: HttpSource, backoff: Backoff, *, total: int) -> None:
+        self._source = source
+        self._backoff = backoff
+        self._total = total
+
+    def fetch(self, view: memoryview, offset: int) -> None:
+        """Fill ``view`` with the bytes at ``offset``; raises unless every byte arrived."""
+        attempts = _Attempts(self._source, self._backoff, self._total)
+        filled = 0
+        last = offset + len(view) - 1
+        while filled < len(view):
+            if self._backoff.stop.is_set():
+                raise CopyStoppedError
+            before = filled
+            try:
+                with self._source.open(offset + filled, last) as body:
+                    _check_total(self._source, body, self._total)
+                    if body.start < offset + filled:
+                        body.skip_to(offset + filled)  # the host ignored Range this time
+                    try:
+                        body.readinto(view[filled:])
+                    finally:
+                        filled = max(filled, body.position - offset)
+                shorter_range = body.partial and body.exhausted and filled > before
+                if filled < len(view) and not shorter_range:
+                    raise TransientSourceError(
+                        f"the body from {self._source.display} ended at byte {offset + filled}",
+                        short_body=True,
+                    )
+            except TransientSourceError as fault:
+                if filled > before:
+                    attempts.progressed()
+                attempts.failed(fault, offset + filled)
+                continue
+            attempts.progressed()

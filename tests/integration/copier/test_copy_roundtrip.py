@@ -1,0 +1,54 @@
+"""A copy produces a byte-identical object, whatever the source's shape."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zlib
+from typing import TYPE_CHECKING
+
+import pytest
+
+from aiven_backup.copier import CopyConfig, CopyDone, copy_url_to_s3
+from aiven_backup.copier.checksum import crc32_to_base64
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from tests.integration.copier.conftest import ServeSource
+
+BUCKET = "backups-test"
+
+
+def _sha256_of_object(s3: S3Client, key: str) -> str:
+    digest = hashlib.sha256()
+    for chunk in s3.get_object(Bucket=BUCKET, Key=key)["Body"].iter_chunks(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["range", "no-range"])
+@pytest.mark.parametrize("content_length", [True, False], ids=["known-length", "chunked"])
+def test_copy_is_byte_identical(
+    s3: S3Client,
+    serve: ServeSource,
+    small_parts: CopyConfig,
+    ranges: bool,
+    content_length: bool,
+) -> None:
+    data = os.urandom(20 * 64 * 1024 + 12_345)  # 20 full 64 KiB parts and a short one
+    server = serve(data, ranges=ranges, content_length=content_length)
+
+    done = copy_url_to_s3(
+        server.url, s3=s3, bucket=BUCKET, key="b.tar", time_budget_s=60, config=small_parts
+    )
+
+    assert isinstance(done, CopyDone)
+    assert _sha256_of_object(s3, "b.tar") == hashlib.sha256(data).hexdigest()
+    assert done.size == len(data)
+    assert done.parts == 21
+    assert done.checksum == crc32_to_base64(zlib.crc32(data))
+    head = s3.head_object(Bucket=BUCKET, Key="b.tar", ChecksumMode="ENABLED")
+    assert head["ContentLength"] == len(data)
+    assert head["ChecksumCRC32"] == done.checksum
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
