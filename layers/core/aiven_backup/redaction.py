@@ -1,9 +1,12 @@
 """Keep secrets out of log lines, errors and messages.
 
-Two kinds of secret are removed: every value passed to ``register_secret`` (the Aiven token, the
-backup URI's password), and the password part of any ``scheme://user:password@`` URL in free text,
-registered or not. ``install_redaction`` hangs a filter on a logger and on its handlers, so records
-logged on it and records propagated into its handlers (httpx, botocore, ...) are redacted too.
+Removed: every value passed to ``register_secret`` (the Aiven token, the backup URI's password),
+and, registered or not, the password of any ``scheme://user:password@`` URL, the credentials of an
+``aivenv1``/``Bearer``/``Basic`` authorization value and the ``SecretString``/``SecretBinary`` of a
+Secrets Manager answer (botocore prints it at DEBUG before the token can be registered).
+
+``install_redaction`` hangs a filter on a logger and on its handlers, so records logged on it and
+records propagated into its handlers (httpx, botocore, ...) are redacted too.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ MASK = "***"
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*:)[^\s/]*@")
 # Credentials in an Authorization header that ended up in text.
 _AUTH_HEADER_VALUE = re.compile(r"(?P<head>\b(?:aivenv1|Bearer|Basic)\s+)[A-Za-z0-9+/=._~\-]+")
+
+# A Secrets Manager value as botocore logs requests and answers at DEBUG, before the token can be
+# registered. It may sit in JSON inside a bytes repr inside a dict repr (escaping of any depth), so
+# everything after the key, to the end of the line, is masked.
+_SECRET_FIELD = re.compile(r"(?P<head>\bSecret(?:String|Binary)\\*[\"']?\s*:\s*)[^\r\n]*")
 
 _secrets: set[str] = set()
 _secrets_lock = threading.Lock()
@@ -52,6 +60,7 @@ def redact(text: str) -> str:
     for secret in secrets:
         text = text.replace(secret, MASK)
     text = _URL_PASSWORD.sub(rf"\g<head>{MASK}@", text)
+    text = _SECRET_FIELD.sub(rf"\g<head>{MASK}", text)
     return _AUTH_HEADER_VALUE.sub(rf"\g<head>{MASK}", text)
 
 

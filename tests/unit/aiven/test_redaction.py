@@ -73,6 +73,24 @@ def test_redact_masks_authorization_header_values() -> None:
     assert redact("authorization: Bearer xyz") == "authorization: Bearer ***"
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        """Response body: b'{"ARN":"arn:x","SecretString":"{\\\\"token\\\\":\\\\"T0K\\\\"}"}'""",
+        """Response body: b'{"ARN":"arn:x","SecretString":"T0K","VersionId":"v"}'""",
+        """params {'body': b'{"Name": "n", "SecretString": "{\\\\"token\\\\": \\\\"T0K\\\\"}"}'}""",
+        """{'Name': 'n', 'SecretString': '{"a": "b", "token": "T0K"}'}""",
+        """{"SecretBinary": "T0K"}""",
+    ],
+)
+def test_redact_masks_secrets_manager_values_as_botocore_logs_them(line: str) -> None:
+    redacted = redact(line + "\nnext line stays")
+
+    assert "T0K" not in redacted
+    assert "Secret" in redacted
+    assert redacted.endswith("***\nnext line stays")
+
+
 def test_stdlib_logger_messages_args_extras_and_exceptions_are_redacted(
     secret: str, std_logger: tuple[logging.Logger, io.StringIO]
 ) -> None:
