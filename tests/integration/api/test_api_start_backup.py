@@ -194,6 +194,23 @@ def test_a_running_backup_holding_the_lock_answers_409_naming_it(
     assert stand_in.execution_names() == ["scheduled-run"]
 
 
+def test_the_lock_holder_is_found_without_scanning_running_executions(
+    install_core: InstallCore,
+    call_api: CallApi,
+    post_event: dict[str, Any],
+    stand_in: StandIn,
+    dynamodb: DynamoDBClient,
+) -> None:
+    install_core(running_scan_limit=0)  # only the lock can tell
+    running = stand_in.start("scheduled-run", backup_name="nightly")
+    hold_lock(dynamodb, "acme/metrics-influx", running)
+
+    answer = call_api(post_event)
+
+    assert answer.status == 409
+    assert answer.body["execution_id"] == "scheduled-run"
+
+
 def test_a_running_backup_that_has_not_locked_yet_also_answers_409(
     call_api: CallApi, post_event: dict[str, Any], stand_in: StandIn
 ) -> None:
