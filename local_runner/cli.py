@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from local_runner.aiven_simulator import AivenSimulator
+from local_runner.real_backup import make_real_backup_tar
+from local_runner.sample_backup import build_sample_backup
 from local_runner.stack import BUCKET, ExecutionResult, LocalStack, StackOptions
 
 DEMO_PROJECT = "demo-project"
 DEMO_SERVICE = "demo-influx"
+DEMO_TOKEN = "demo-token"  # noqa: S105 - the embedded simulator's, not a secret
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if args.poll_interval <= 0:
         parser.error("--poll-interval must be positive")
     if args.aiven_api_url and not os.environ.get("AIVEN_TOKEN"):
-        parser.error("--aiven-api-url needs the Aiven token in the AIVEN_TOKEN environment variable")
+        parser.error(
+            "--aiven-api-url needs the Aiven token in the AIVEN_TOKEN environment variable"
+        )
     if args.mode == "existing" and not args.backup_name and args.aiven_api_url:
         parser.error("--mode existing needs --backup-name (the backup already on the service)")
     return args
@@ -128,7 +133,11 @@ def _run(
         },
     )
     execution_input: dict[str, Any] = {"mode": args.mode}
-    for key, value in (("project", project), ("service", service), ("backup_name", args.backup_name)):
+    for key, value in (
+        ("project", project),
+        ("service", service),
+        ("backup_name", args.backup_name),
+    ):
         if value:
             execution_input[key] = value
     print(f"Aiven: {target.api_url} ({target.backup_kind})", file=progress)
@@ -232,7 +241,7 @@ def _simulated_aiven(
     project: str, service: str, mode: str, backup_name: str | None, progress: TextIO
 ) -> Iterator[AivenTarget]:
     backup, kind = _demo_backup(progress)
-    with AivenSimulator(token="demo-token") as simulator:
+    with AivenSimulator(token=DEMO_TOKEN) as simulator:
         if mode == "existing":
             simulator.add_service(
                 project, service, backup=backup, existing_backup_name=backup_name or "demo-existing"
@@ -241,7 +250,7 @@ def _simulated_aiven(
             simulator.add_service(project, service, backup=backup, polls_until_done=1)
         yield AivenTarget(
             api_url=simulator.base_url,
-            token="demo-token",
+            token=DEMO_TOKEN,
             allowed_hosts=("127.0.0.1",),
             allow_insecure=True,
             backup_kind=kind,
@@ -250,12 +259,12 @@ def _simulated_aiven(
 
 def _demo_backup(progress: TextIO) -> tuple[bytes, str]:
     """A real influxd backup when influxd is installed, else the built-in real-format sample."""
-    from local_runner.real_backup import make_real_backup_tar
-    from local_runner.sample_backup import build_sample_backup
-
     with tempfile.TemporaryDirectory(prefix="influx-demo-") as workdir:
         print("Preparing the backup the simulator serves...", file=progress)
         real = make_real_backup_tar(Path(workdir))
     if real is not None:
         return real, "a real InfluxDB portable backup made by influxd just now"
-    return build_sample_backup(), "the built-in sample in InfluxDB portable format (influxd not installed)"
+    return (
+        build_sample_backup(),
+        "the built-in sample in InfluxDB portable format (influxd not installed)",
+    )

@@ -92,7 +92,7 @@ class InProcessLambdas:
             os.environ.update(function.environment)
         try:
             result = handler(event, context)
-        except Exception as error:  # noqa: BLE001 - this is the Lambda runtime's boundary
+        except Exception as error:
             self.invocations.append(InvocationRecord(name, event, type(error).__name__))
             payload = {
                 "errorType": type(error).__name__,
@@ -132,7 +132,10 @@ class InProcessLambdas:
             return payload, errored, ""
 
         LambdaFunction._invoke_lambda = invoke_in_process
+        saved_environment = dict(os.environ)
         try:
             yield self
         finally:
             LambdaFunction._invoke_lambda = original
+            os.environ.clear()
+            os.environ.update(saved_environment)

@@ -270,7 +270,7 @@ def _instant_waits() -> Iterator[None]:
     )
     retrier_time = "moto.stepfunctions.parser.asl.component.common.retry.retrier_decl.time"
     with (
-        mock.patch(wait_function, lambda self, env, wait_seconds: None),
-        mock.patch(retrier_time, mock.Mock(sleep=lambda seconds: None)),
+        mock.patch(wait_function, return_value=None),
+        mock.patch(retrier_time, mock.Mock(sleep=mock.Mock(return_value=None))),
     ):
         yield

@@ -122,7 +122,7 @@ def make_resolver(
                 return attributes[(logical_id, attribute)]
         raise KeyError(f"the local runner cannot resolve {name!r}")
 
-    def resolve(value: Any) -> Any:
+    def resolve(value: Any) -> Any:  # noqa: PLR0911 - one return per intrinsic
         if isinstance(value, Mapping) and len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":

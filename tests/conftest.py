@@ -9,6 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local_runner.sample_backup import build_sample_backup
+from tests.support.workflow import Workflow, WorkflowFactory, workflow_factory
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -43,3 +46,21 @@ def s3(moto_aws: None) -> S3Client:
     client = boto3.client("s3", region_name=REGION)
     client.create_bucket(Bucket=BUCKET)
     return client
+
+
+@pytest.fixture
+def sample_backup() -> bytes:
+    """A small real-format InfluxDB portable backup tar."""
+    return build_sample_backup()
+
+
+@pytest.fixture
+def make_workflow() -> Iterator[WorkflowFactory]:
+    """Build whole local stacks (simulator + moto + real state machine) for a test."""
+    with workflow_factory() as make:
+        yield make
+
+
+@pytest.fixture
+def workflow(make_workflow: WorkflowFactory) -> Workflow:
+    return make_workflow()

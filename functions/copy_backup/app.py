@@ -22,7 +22,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     services = services_from_env()
     state = RunState.from_dict(event)
     logger.append_keys(**state.log_keys())
-    budget = context.get_remaining_time_in_millis() / 1000 - services.settings.copy_time_margin_seconds
+    budget = (
+        context.get_remaining_time_in_millis() / 1000 - services.settings.copy_time_margin_seconds
+    )
     before = state.copy.bytes_copied
     state = steps.copy_backup(state, max(budget, 1.0), services)
     metrics.add_metric("BytesCopied", MetricUnit.Bytes, state.copy.bytes_copied - before)

@@ -23,7 +23,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(**state.log_keys())
     state = steps.poll_backup(state, services_from_env())
     if state.ready:
-        metrics.add_metric("BackupWaitTime", MetricUnit.Seconds, state.ready_at - state.requested_at)
+        metrics.add_metric(
+            "BackupWaitTime", MetricUnit.Seconds, state.ready_at - state.requested_at
+        )
     else:
-        logger.info("not ready yet: next poll in %d s (poll %d)", state.wait.seconds, state.wait.polls)
+        logger.info(
+            "not ready yet: next poll in %d s (poll %d)", state.wait.seconds, state.wait.polls
+        )
     return state.to_dict()

@@ -1,4 +1,4 @@
-"""StartBackup: validate the execution input, take the service's lock, preflight, request the backup."""
+"""StartBackup: validate the input, take the service's lock, preflight, request the backup."""
 
 from typing import Any
 

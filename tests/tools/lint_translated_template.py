@@ -47,17 +47,23 @@ def main(template_path: str) -> int:
     template = load_template(ROOT / template_path)
     _local_paths_to_s3(template)
     # The translator asks for pseudo parameters; any region will do offline.
-    parameters = {"AWS::Region": "us-east-1", "AWS::Partition": "aws", "AWS::AccountId": "123456789012"}
+    parameters = {
+        "AWS::Region": "us-east-1",
+        "AWS::Partition": "aws",
+        "AWS::AccountId": "123456789012",
+    }
     translated = transform(template, parameters, _NoManagedPolicies())  # type: ignore[arg-type]
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as out:
         json.dump(translated, out, indent=1)
-    completed = subprocess.run(  # noqa: S603 - fixed argv
+    completed = subprocess.run(
         [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", out.name],
         check=False,
     )
     if completed.returncode == 0:
-        print(f"cfn-lint: translated {template_path} is clean "
-              f"({len(translated['Resources'])} CloudFormation resources)")
+        print(
+            f"cfn-lint: translated {template_path} is clean "
+            f"({len(translated['Resources'])} CloudFormation resources)"
+        )
     return completed.returncode
 
 

@@ -217,4 +217,4 @@ class StackMisconfigured(BackupError):
 
 
 class CleanupIncomplete(TransientError):
-    """The failure path could not finish (abort upload, notify, release lock); retried as a whole."""
+    """The failure notification could not be published; the failure handler is retried."""

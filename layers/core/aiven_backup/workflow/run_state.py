@@ -53,7 +53,9 @@ class RunState:
     bucket: str
     key: str
     task_id: str | None = None
-    requested_at: float = 0.0  # epoch seconds when the backup was requested (or found, in 'existing')
+    requested_at: float = (
+        0.0  # epoch seconds when the backup was requested (or found, in 'existing')
+    )
     wait: WaitState = field(default_factory=WaitState)
     ready: bool = False
     ready_at: float = 0.0
@@ -102,7 +104,8 @@ class RunState:
     def log_keys(self) -> dict[str, str]:
         return {
             "execution": self.execution.name,
-            "project": self.request.project,
-            "service": self.request.service,
+            # Powertools' own "service" key names this product; these name Aiven's.
+            "aiven_project": self.request.project,
+            "aiven_service": self.request.service,
             "backup_name": self.request.backup_name,
         }

@@ -1,4 +1,4 @@
-"""Where a backup lands in the bucket: ``<prefix>/<project>/<service>/<YYYY>/<MM>/<DD>/<name>.tar``."""
+"""Where a backup lands: ``<prefix>/<project>/<service>/<YYYY>/<MM>/<DD>/<name>.tar``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""The outside world the steps talk to, gathered in one object so tests and the runner can swap it."""
+"""The outside world the steps talk to, in one object that tests and the runner can swap."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -13,7 +13,6 @@ from botocore.config import Config
 
 from aiven_backup.aiven import AivenClient
 from aiven_backup.aiven.token import get_aiven_token
-from aiven_backup.copier import CopyConfig
 from aiven_backup.workflow.execution_input import InputDefaults
 from aiven_backup.workflow.lock import ServiceLock
 from aiven_backup.workflow.settings import Settings
@@ -30,13 +29,14 @@ class Services:
     s3: S3Client
     sns: SNSClient
     lock: ServiceLock
-    copy_config: CopyConfig = field(default_factory=CopyConfig)
     clock: Callable[[], float] = time.time
 
     def aiven(self) -> AivenClient:
         """A client for one step; the token comes from Secrets Manager, cached per container."""
         token = get_aiven_token(self.settings.aiven_token_secret_id)
-        return AivenClient(token, base_url=self.settings.aiven_api_url)
+        return AivenClient(
+            token, base_url=self.settings.aiven_api_url, retry=self.settings.aiven_retry
+        )
 
 
 @cache

@@ -6,13 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from aiven_backup.aiven.retry import RetryPolicy
+from aiven_backup.copier import CopyConfig
 from aiven_backup.download_guard import parse_allowed_hosts
 from aiven_backup.errors import StackMisconfigured
 
 
 @dataclass(frozen=True)
 class PollSchedule:
-    """Waits between polls grow from ``initial`` by doubling up to ``maximum``, until ``deadline``."""
+    """Waits grow from ``initial`` by doubling up to ``maximum``, until ``deadline``."""
 
     initial_seconds: int = 30
     maximum_seconds: int = 900
@@ -37,6 +39,8 @@ class Settings:
     # Polls that may see the download URL answer 404 after the task succeeded before the backup
     # counts as replaced: the object store can lag the task's completion by a little.
     not_found_grace_polls: int
+    aiven_retry: RetryPolicy
+    copy: CopyConfig
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -77,4 +81,15 @@ class Settings:
             lock_ttl_seconds=int(number("LOCK_TTL_SECONDS", 133_200)),
             copy_time_margin_seconds=number("COPY_TIME_MARGIN_SECONDS", 60),
             not_found_grace_polls=int(number("NOT_FOUND_GRACE_POLLS", 3)),
+            aiven_retry=RetryPolicy(
+                max_attempts=max(1, int(number("AIVEN_RETRY_MAX_ATTEMPTS", 6))),
+                base_delay=number("AIVEN_RETRY_BASE_DELAY", 2.0),
+                max_delay=number("AIVEN_RETRY_MAX_DELAY", 15.0),
+                max_total_wait=number("AIVEN_RETRY_MAX_TOTAL_WAIT", 120.0),
+            ),
+            copy=CopyConfig(
+                max_retries=int(number("COPY_MAX_RETRIES", 5)),
+                retry_base_delay=number("COPY_RETRY_BASE_DELAY", 0.5),
+                retry_max_delay=number("COPY_RETRY_MAX_DELAY", 20.0),
+            ),
         )

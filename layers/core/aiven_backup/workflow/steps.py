@@ -72,7 +72,9 @@ def start_backup(raw_input: object, execution: ExecutionRef, services: Services)
         service = aiven.get_service(request.project, request.service)
         preflight(service, request.access_route)
         # Resolve and vet the URL now, so a bad route or host fails before hours of waiting.
-        _checked_url(resolve_backup_url(service, request.backup_name, request.access_route), services)
+        _checked_url(
+            resolve_backup_url(service, request.backup_name, request.access_route), services
+        )
         task_id = None
         if request.mode == "request":
             task_id = aiven.create_user_backup(
@@ -101,8 +103,9 @@ def poll_backup(state: RunState, services: Services) -> RunState:
             if task.finished and not task.succeeded:
                 raise BackupTaskFailed(
                     f"Aiven reports that the backup task {state.task_id} of "
-                    f"{request.project}/{request.service} failed: {task.result or 'no reason given'}."
-                    " Check the service's health in the Aiven console, then start a new backup."
+                    f"{request.project}/{request.service} failed: "
+                    f"{task.result or 'no reason given'}. Check the service's health in the "
+                    "Aiven console, then start a new backup."
                 )
             if not task.finished:
                 return _wait_again(state, services)
@@ -125,7 +128,9 @@ def poll_backup(state: RunState, services: Services) -> RunState:
                 "replaced by a newer one (a backup requested elsewhere replaces this one). "
                 "Make sure only this stack requests backups of the service, then retry."
             ) from None
-        return _wait_again(replace(state, wait=replace(state.wait, not_found_polls=misses)), services)
+        return _wait_again(
+            replace(state, wait=replace(state.wait, not_found_polls=misses)), services
+        )
 
     now = services.clock()
     logger.info(
@@ -155,7 +160,7 @@ def copy_backup(state: RunState, time_budget_s: float, services: Services) -> Ru
         key=state.key,
         time_budget_s=time_budget_s,
         cursor=cursor,
-        config=services.copy_config,
+        config=services.settings.copy,
         progress=ProgressLog(),
     )
     invocations = state.copy.invocations + 1
@@ -245,7 +250,7 @@ def handle_failure(
         try:
             aborted = abort_incomplete_uploads(services.s3, bucket, key)
             cleanup.append(f"aborted {aborted} incomplete upload(s) of s3://{bucket}/{key}")
-        except Exception as problem:  # noqa: BLE001 - reported to the operator, not swallowed
+        except Exception as problem:
             logger.exception("could not abort the incomplete upload")
             cleanup.append(
                 f"could not abort the incomplete upload of s3://{bucket}/{key} ({problem}); the "
@@ -255,7 +260,7 @@ def handle_failure(
         try:
             released = services.lock.release(project, service, owner=execution.arn)
             cleanup.append("lock released" if released else "no lock held")
-        except Exception as problem:  # noqa: BLE001
+        except Exception as problem:
             logger.exception("could not release the lock")
             cleanup.append(f"could not release the lock ({problem}); it expires by itself")
 
@@ -307,9 +312,9 @@ def _wait_again(state: RunState, services: Services) -> RunState:
     if remaining <= 0:
         raise BackupWaitTimedOut(
             f"the backup of {request.project}/{request.service} was not ready after "
-            f"{human_duration(services.settings.poll.deadline_seconds)} ({state.wait.polls} polls). "
-            "Large services can take hours: raise the PollDeadlineSeconds parameter, or check "
-            "the task in the Aiven console."
+            f"{human_duration(services.settings.poll.deadline_seconds)} "
+            f"({state.wait.polls} polls). Large services can take hours: raise the "
+            "PollDeadlineSeconds parameter, or check the task in the Aiven console."
         )
     seconds = min(services.settings.poll.next_wait(state.wait.seconds), math.ceil(remaining))
     return replace(
@@ -320,7 +325,9 @@ def _wait_again(state: RunState, services: Services) -> RunState:
 def _download_url(aiven: AivenClient, request: ExecutionInput, services: Services) -> str:
     # Resolved afresh on every step, so the URL's credentials never travel in the state.
     service = aiven.get_service(request.project, request.service)
-    return _checked_url(resolve_backup_url(service, request.backup_name, request.access_route), services)
+    return _checked_url(
+        resolve_backup_url(service, request.backup_name, request.access_route), services
+    )
 
 
 def _checked_url(url: str, services: Services) -> str:

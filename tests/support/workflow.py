@@ -1,0 +1,79 @@
+"""A whole stack on this machine for tests: the Aiven simulator, moto, the real state machine,
+in-process handlers. Waits and retry back-off are skipped, so tests assert behaviour, not time."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from local_runner.aiven_simulator import AivenSimulator
+from local_runner.stack import BUCKET, ExecutionResult, LocalStack, StackOptions
+
+PROJECT = "acme"
+SERVICE = "metrics-influx"
+TOKEN = "sim-token-for-tests"
+
+# Everything the deployed stack would be given, narrowed for a loopback simulator and fast tests.
+TEST_ENVIRONMENT = {
+    "ALLOWED_DOWNLOAD_HOSTS": "127.0.0.1",
+    "ALLOW_INSECURE_DOWNLOAD": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AIVEN_RETRY_BASE_DELAY": "0.01",
+    "AIVEN_RETRY_MAX_DELAY": "0.05",
+    "COPY_RETRY_BASE_DELAY": "0.01",
+    "COPY_RETRY_MAX_DELAY": "0.05",
+}
+
+
+@dataclass
+class Workflow:
+    """The simulator and the local stack, and what a test asks of them."""
+
+    simulator: AivenSimulator
+    stack: LocalStack
+
+    def run(self, execution_input: Mapping[str, Any], timeout: float = 120.0) -> ExecutionResult:
+        return self.stack.run(dict(execution_input), timeout=timeout)
+
+    def object_bytes(self, key: str) -> bytes:
+        return self.stack.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+    def invocations(self, function: str) -> int:
+        return sum(1 for i in self.stack.lambdas.invocations if i.function_name == function)
+
+    def aiven_calls(self, method: str | None = None) -> list[Any]:
+        return [r for r in self.simulator.requests if method is None or r[0] == method]
+
+
+WorkflowFactory = Callable[..., Workflow]
+
+
+@contextlib.contextmanager
+def workflow_factory() -> Iterator[WorkflowFactory]:
+    """Build workflows; keyword arguments tune the stack's environment and function time limits."""
+    with contextlib.ExitStack() as resources:
+
+        def make(
+            environment: Mapping[str, str] | None = None,
+            timeouts: Mapping[str, float] | None = None,
+        ) -> Workflow:
+            simulator = resources.enter_context(AivenSimulator(token=TOKEN))
+            options = StackOptions(
+                aiven_api_url=simulator.base_url,
+                aiven_token=TOKEN,
+                parameters={"AivenProject": PROJECT, "AivenService": SERVICE},
+                environment={**TEST_ENVIRONMENT, **(environment or {})},
+                timeouts=timeouts or {},
+                fast_waits=True,
+            )
+            return Workflow(simulator, resources.enter_context(LocalStack(options)))
+
+        yield make
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
