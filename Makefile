@@ -33,6 +33,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 demo: $(VENV)/.installed
+	@scripts/ensure-influxdb || echo "influxd could not be installed: the demo serves the built-in sample backup"
 	$(PY) -m local_runner --output demo-backup.tar
 
 lint: $(VENV)/.installed
@@ -51,6 +52,7 @@ template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/python tests/tools/lint_translated_template.py template.yaml
 
 pytest: $(VENV)/.installed
+	scripts/ensure-influxdb
 	$(PY) -m pytest
 
 test: lint typecheck template-check pytest

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
 
 from local_runner.sample_backup import build_sample_backup
 from tests.support.workflow import Workflow, WorkflowFactory, workflow_factory
@@ -46,6 +48,26 @@ def s3(moto_aws: None) -> S3Client:
     client = boto3.client("s3", region_name=REGION)
     client.create_bucket(Bucket=BUCKET)
     return client
+
+
+@pytest.fixture
+def atomic_item_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Give moto what DynamoDB guarantees: a conditional write checks and writes atomically.
+
+    moto evaluates the condition and stores the item in plain Python with no lock, so two
+    threads could both pass the check; real DynamoDB serialises writes to one item.
+    """
+    guard = threading.Lock()
+
+    def serialised(original: Callable[..., Any]) -> Callable[..., Any]:
+        def write(*args: Any, **kwargs: Any) -> Any:
+            with guard:
+                return original(*args, **kwargs)
+
+        return write
+
+    for name in ("put_item", "delete_item", "update_item"):
+        monkeypatch.setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))
 
 
 @pytest.fixture

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from local_runner.influxdb import INSTALL_HINT, InfluxServer, influxd_available
+from tests.support.workflow import PROJECT, SERVICE, WorkflowFactory
 
 type Transport = Callable[[bytes], bytes]
 
@@ -34,14 +39,38 @@ def target_influxd(influxd_installed: None, tmp_path: Path) -> Iterator[InfluxSe
 
 
 @pytest.fixture
-def transport() -> Transport:
-    """Carries the packed backup tar from the source to the restore.
-
-    For now the bytes pass unchanged; the workflow end to end (Aiven simulator, state machine
-    through the local runner, S3) replaces this body.
-    """
+def transport(make_workflow: WorkflowFactory) -> Transport:
+    """Carries the packed backup tar the way the product does: the Aiven simulator serves it, the
+    real state machine runs on moto with in-process handlers, and the object is read back from S3.
+    The inventory the workflow wrote is checked against the manifest inside the tar."""
 
     def deliver(tar: bytes) -> bytes:
-        return tar
+        workflow = make_workflow()
+        workflow.simulator.add_service(PROJECT, SERVICE, backup=tar)
+        result = workflow.run({"backup_name": "real-influxd"})
+        assert result.status == "SUCCEEDED", f"{result.error}: {result.cause}"
+        assert result.output is not None
+        landed = workflow.object_bytes(result.output["key"])
+        inventory = json.loads(workflow.object_bytes(result.output["inventory_key"]))
+        assert inventory_shards(inventory) == manifest_shards(tar)
+        return landed
 
     return deliver
+
+
+def manifest_shards(tar: bytes) -> set[tuple[str, str, int]]:
+    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
+        member = next(m for m in archive.getmembers() if m.name.endswith(".manifest"))
+        extracted = archive.extractfile(member)
+        assert extracted is not None
+        manifest = json.loads(extracted.read())
+    return {(f["database"], f["policy"], f["shardID"]) for f in manifest["files"] or []}
+
+
+def inventory_shards(inventory: dict[str, Any]) -> set[tuple[str, str, int]]:
+    return {
+        (database, policy, shard)
+        for database, policies in inventory["databases"].items()
+        for policy, shards in policies.items()
+        for shard in shards
+    }

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
-from moto.dynamodb.models import DynamoDBBackend
 
 from tests.conftest import REGION
 
@@ -51,23 +48,3 @@ def dynamodb(moto_aws: None) -> DynamoDBClient:
         TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
     )
     return client
-
-
-@pytest.fixture
-def atomic_item_writes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Give moto what DynamoDB guarantees: a conditional write checks and writes atomically.
-
-    moto evaluates the condition and stores the item in plain Python with no lock, so two
-    threads could both pass the check; real DynamoDB serialises writes to one item.
-    """
-    guard = threading.Lock()
-
-    def serialised(original: Callable[..., Any]) -> Callable[..., Any]:
-        def write(*args: Any, **kwargs: Any) -> Any:
-            with guard:
-                return original(*args, **kwargs)
-
-        return write
-
-    for name in ("put_item", "delete_item", "update_item"):
-        monkeypatch.setattr(DynamoDBBackend, name, serialised(getattr(DynamoDBBackend, name)))

@@ -66,7 +66,9 @@ def test_error_names_in_retry_and_catch_are_real_exception_classes() -> None:
     named = {n for s in STATES.values() for n in error_names(s)}
     ours = {n for n in named if not n.startswith(BUILT_IN_ERROR_PREFIXES)}
     unknown = {n for n in ours if not isinstance(getattr(errors, n, None), type)}
-    assert not unknown, f"Retry/Catch name errors that aiven_backup.errors does not define: {unknown}"
+    assert not unknown, (
+        f"Retry/Catch name errors that aiven_backup.errors does not define: {unknown}"
+    )
 
 
 def test_only_transient_errors_are_retried() -> None:

@@ -1,0 +1,60 @@
+"""The ways in: the schedule's input, and never two backups of one service at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from local_runner.template import load_template, state_machine
+from tests.support.workflow import PROJECT, SERVICE, Workflow, sha256
+
+
+def test_the_schedule_input_in_the_template_runs_to_success(
+    workflow: Workflow, sample_backup: bytes
+) -> None:
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
+    schedule = state_machine(load_template()).schedule_inputs
+    assert set(schedule) == {"Schedule"}
+
+    schedule_input = workflow.stack.schedule_inputs["Schedule"]
+    result = workflow.run(schedule_input)
+
+    assert schedule_input == {"project": PROJECT, "service": SERVICE}
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None
+    assert sha256(workflow.object_bytes(result.output["key"])) == sha256(sample_backup)
+
+
+@pytest.mark.usefixtures("atomic_item_writes")
+def test_two_executions_at_once_for_one_service_request_exactly_one_backup(
+    workflow: Workflow, sample_backup: bytes
+) -> None:
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup, polls_until_done=3)
+
+    first = workflow.stack.start({}, name="first")
+    second = workflow.stack.start({}, name="second")
+    results = [workflow.stack.wait(first), workflow.stack.wait(second)]
+
+    assert all(r.status == "SUCCEEDED" for r in results), [r.cause for r in results]
+    outcomes = sorted((r.output or {}).get("status", "") for r in results)
+    assert outcomes == ["SKIPPED", "SUCCEEDED"]
+    assert len(workflow.aiven_calls("POST")) == 1
+    subjects = [n["subject"] for n in workflow.stack.notifications()]
+    assert len(subjects) == 1
+    assert subjects[0].startswith("Backup SUCCEEDED")
+
+
+@pytest.mark.usefixtures("atomic_item_writes")
+def test_a_backup_of_another_service_is_not_blocked(
+    workflow: Workflow, sample_backup: bytes
+) -> None:
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup, polls_until_done=3)
+    workflow.simulator.add_service(
+        PROJECT, "other-influx", backup=sample_backup, polls_until_done=3
+    )
+
+    first = workflow.stack.start({}, name="first")
+    other = workflow.stack.start({"service": "other-influx"}, name="other")
+    results = [workflow.stack.wait(first), workflow.stack.wait(other)]
+
+    assert [(r.output or {}).get("status") for r in results] == ["SUCCEEDED", "SUCCEEDED"]
+    assert len(workflow.aiven_calls("POST")) == 2
