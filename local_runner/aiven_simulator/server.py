@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -51,11 +50,13 @@ class AivenSimulator:
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()  # wakes stalled handlers when the server stops
 
     # --- Lifecycle -------------------------------------------------------------------------
 
     def start(self) -> Self:
         if self._server is None:
+            self._stopping.clear()
             self._server = _Server(("127.0.0.1", 0), _Handler)
             self._server.simulator = self
             self._thread = threading.Thread(
@@ -69,6 +70,7 @@ class AivenSimulator:
 
     def stop(self) -> None:
         if self._server is not None:
+            self._stopping.set()
             self._server.shutdown()
             self._server.server_close()
             self._server = None
@@ -297,7 +299,9 @@ class _ApiRequest:
             if fault.kind == "status":
                 self.handler.send_json(fault.status, fault.body, fault.headers)
                 return
-            time.sleep(fault.seconds)
+            if self.simulator._stopping.wait(fault.seconds):
+                self.handler.close_connection = True
+                return
         if not self._authorized():
             self._error(401, UNAUTHORIZED_MESSAGE)
             return
@@ -381,9 +385,8 @@ class _ApiRequest:
         self._error(404, f"Project {project} does not exist", "project_does_not_exist")
 
     def _describe(self, service: SimulatedService, *, secrets: bool) -> dict[str, Any]:
-        return service.to_api(
-            self.simulator.backup_host, self.simulator.port, include_secrets=secrets
-        )
+        port = int(self.handler.server.server_address[1])
+        return service.to_api(self.simulator.backup_host, port, include_secrets=secrets)
 
     def _ok(self, body: Mapping[str, Any]) -> None:
         self.handler.send_json(200, body)

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Logger as PowertoolsLogger
 
 MASK = "***"
+# Shorter values are not registered: masking them everywhere would garble ordinary words. A short
+# URL password is still masked wherever it appears inside a URL.
+MIN_SECRET_LENGTH = 6
 
 # The password in ``scheme://user:password@host``. Greedy up to the last ``@`` before the path,
 # so an unencoded ``@`` inside the password is masked as well.
@@ -47,10 +50,9 @@ _QUIET_LOGGERS = ("httpx", "httpcore")
 
 def register_secret(value: str) -> None:
     """Remember ``value`` (and its percent-encoded/decoded forms) as a secret for this process."""
-    if not value:
-        return
+    forms = {value, quote(value, safe=""), unquote(value)}
     with _secrets_lock:
-        _secrets.update({value, quote(value, safe=""), unquote(value)} - {""})
+        _secrets.update(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
 
 
 def redact(text: str) -> str:

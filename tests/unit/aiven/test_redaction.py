@@ -62,6 +62,13 @@ def test_redact_removes_registered_secrets_in_any_encoding(secret: str) -> None:
     assert "p%40ss%2Fword" not in text
 
 
+def test_short_values_are_not_registered_but_still_masked_inside_urls() -> None:
+    register_secret("pw1")
+
+    assert redact("pw1 in prose stays") == "pw1 in prose stays"
+    assert redact("see https://u:pw1@h/x") == "see https://u:***@h/x"
+
+
 def test_redact_masks_url_passwords_that_were_never_registered() -> None:
     text = redact("fetching http://backup:never-registered@127.0.0.1:4000/b/x.tar now")
 

@@ -68,7 +68,8 @@ class Service:
                 f"Aiven returned a service of type {type(body).__name__}, expected an object"
             )
         what = "service description"
-        components = body.get("components") or []
+        components = body.get("components")
+        components = [] if components is None else components
         if not isinstance(components, list):
             raise AivenMalformedResponse(f"Aiven's {what} has 'components' that is not a list")
         vpc_id = body.get("project_vpc_id")
