@@ -145,10 +145,11 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        reset_at = behaviour.reset_after if behaviour.take("reset_next") else None
+        resets = len(body) > behaviour.reset_after and behaviour.take("reset_next")
+        reset_at = behaviour.reset_after if resets else None
         send = len(body) - behaviour.truncate_by if behaviour.truncate_by else len(body)
         self._write_body(body[: max(send, 0)], behaviour.content_length, reset_at)
-        if behaviour.truncate_by:
+        if behaviour.truncate_by or behaviour.announce_extra:
             self.close_connection = True
         elif not behaviour.content_length and reset_at is None:
             self.wfile.write(b"0\r\n\r\n")

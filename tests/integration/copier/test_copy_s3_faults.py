@@ -1,0 +1,224 @@
+"""Faults of S3: SlowDown and 5xx are retried, checksums are enforced, refusals abort."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import moto.s3.models
+import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
+from moto.core.botocore_stubber import MockRawResponse
+
+from aiven_backup.copier import CopyConfig, CopyDone, copy_url_to_s3
+from aiven_backup.copier.checksum import crc32_from_base64
+from aiven_backup.errors import S3Unavailable, UploadFailed
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from tests.integration.copier.conftest import ServeSource, SourceServer
+
+BUCKET = "backups-test"
+PART = 64 * 1024
+
+Injector = Callable[[AWSPreparedRequest], AWSResponse | None]
+
+
+def _s3_error(code: str, status: int) -> AWSResponse:
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{code}</Code><Message>injected {code}</Message></Error>"
+    ).encode()
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/xml"
+    headers["Content-Length"] = str(len(body))
+    return AWSResponse("https://s3.amazonaws.com/", status, headers, MockRawResponse(body))
+
+
+def _intercept_upload_part(s3: S3Client, injector: Injector) -> list[int]:
+    """Run ``injector`` before moto sees each UploadPart attempt; returns the part numbers sent."""
+    attempts: list[int] = []
+
+    def handler(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        attempts.append(int(request.url.split("partNumber=")[1].split("&")[0]))
+        return injector(request)
+
+    s3.meta.events.register_first("before-send.s3.UploadPart", handler)  # type: ignore[arg-type]
+    return attempts
+
+
+def _failing(times: int, code: str, status: int) -> Injector:
+    left = [times]
+
+    def inject(_: AWSPreparedRequest) -> AWSResponse | None:
+        if left[0] <= 0:
+            return None
+        left[0] -= 1
+        return _s3_error(code, status)
+
+    return inject
+
+
+def _copy(s3: S3Client, server: SourceServer, config: CopyConfig) -> CopyDone:
+    result = copy_url_to_s3(
+        server.url, s3=s3, bucket=BUCKET, key="b.tar", time_budget_s=60, config=config
+    )
+    assert isinstance(result, CopyDone)
+    return result
+
+
+def _uploads(s3: S3Client) -> list[str]:
+    return [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])]
+
+
+def _objects(s3: S3Client) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("SlowDown", 503), ("InternalError", 500), ("ServiceUnavailable", 503)]
+)
+def test_slowdown_and_server_errors_on_upload_part_are_retried(
+    s3_once: S3Client,
+    serve: ServeSource,
+    small_parts: CopyConfig,
+    code: str,
+    status: int,
+) -> None:
+    data = os.urandom(5 * PART)
+    server = serve(data)
+    attempts = _intercept_upload_part(s3_once, _failing(3, code, status))
+
+    _copy(s3_once, server, small_parts)
+
+    body = s3_once.get_object(Bucket=BUCKET, Key="b.tar")["Body"].read()
+    assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+    assert len(attempts) == 5 + 3
+
+
+def test_s3_that_keeps_slowing_down_is_unavailable_and_the_upload_is_left_for_retry(
+    s3_once: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    server = serve(os.urandom(3 * PART))
+    _intercept_upload_part(s3_once, _failing(10_000, "SlowDown", 503))
+
+    with pytest.raises(S3Unavailable, match="kept failing"):
+        _copy(s3_once, server, small_parts)
+
+    assert len(_uploads(s3_once)) == 1  # transient: the workflow may retry from its cursor
+
+
+def test_access_denied_fails_the_upload_and_aborts_it(
+    s3_once: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    server = serve(os.urandom(3 * PART))
+    attempts = _intercept_upload_part(s3_once, _failing(10_000, "AccessDenied", 403))
+
+    with pytest.raises(UploadFailed, match="AccessDenied"):
+        _copy(s3_once, server, small_parts)
+
+    assert len(set(attempts)) <= small_parts.upload_concurrency  # no retry of a refusal
+    assert _uploads(s3_once) == []
+    assert _objects(s3_once) == []
+
+
+def _verify_checksums_like_s3(corrupt: Callable[[int], bool]) -> Injector:
+    """What S3 does and moto does not: compare the body with ``x-amz-checksum-crc32`` and
+    answer BadDigest on a mismatch. ``corrupt(part)`` damages the body "on the wire" first."""
+
+    def inject(request: AWSPreparedRequest) -> AWSResponse | None:
+        body = request.body
+        assert isinstance(body, io.RawIOBase)  # the copier's PartBody
+        received = bytearray(body.read() or b"")
+        body.seek(0)
+        part = int(request.url.split("partNumber=")[1].split("&")[0])
+        if received and corrupt(part):
+            received[len(received) // 2] ^= 0x01
+        declared = crc32_from_base64(request.headers["x-amz-checksum-crc32"])
+        if zlib.crc32(received) != declared:
+            return _s3_error("BadDigest", 400)
+        return None
+
+    return inject
+
+
+def test_every_part_carries_a_crc32_and_a_damaged_part_is_resent(
+    s3_once: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    data = os.urandom(4 * PART)
+    server = serve(data)
+    damaged: set[int] = set()
+
+    def damage_part_two_once(part: int) -> bool:
+        if part == 2 and part not in damaged:
+            damaged.add(part)
+            return True
+        return False
+
+    attempts = _intercept_upload_part(s3_once, _verify_checksums_like_s3(damage_part_two_once))
+
+    _copy(s3_once, server, small_parts)
+
+    assert sorted(attempts) == [1, 2, 2, 3, 4]
+    body = s3_once.get_object(Bucket=BUCKET, Key="b.tar")["Body"].read()
+    assert body == data
+
+
+def test_a_part_s3_keeps_rejecting_as_corrupt_fails_and_aborts(
+    s3_once: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    server = serve(os.urandom(4 * PART))
+    _intercept_upload_part(s3_once, _verify_checksums_like_s3(lambda part: part == 3))
+
+    with pytest.raises(UploadFailed, match="checksum"):
+        _copy(s3_once, server, small_parts)
+
+    assert _uploads(s3_once) == []
+    assert _objects(s3_once) == []
+
+
+def test_an_object_assembled_from_other_bytes_is_detected_and_deleted(
+    s3: S3Client,
+    serve: ServeSource,
+    small_parts: CopyConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """moto computes the finished object's CRC32 from what it stored: damage one stored part."""
+    server = serve(os.urandom(4 * PART))
+    store_part = moto.s3.models.FakeMultipart.set_part
+
+    def store_damaged(self: Any, part_id: int, value: bytes) -> Any:
+        if part_id == 2:
+            value = value[:-1] + bytes([value[-1] ^ 0xFF])
+        return store_part(self, part_id, value)
+
+    monkeypatch.setattr(moto.s3.models.FakeMultipart, "set_part", store_damaged)
+
+    with pytest.raises(UploadFailed, match="does not match what was read"):
+        _copy(s3, server, small_parts)
+
+    assert _objects(s3) == []
+    assert _uploads(s3) == []
+
+
+def test_parts_are_sent_unsigned_over_https_because_the_crc32_protects_them(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    server = serve(os.urandom(2 * PART))
+    signatures: list[str] = []
+
+    def record(request: AWSPreparedRequest) -> AWSResponse | None:
+        value = request.headers["X-Amz-Content-SHA256"]
+        signatures.append(value.decode() if isinstance(value, bytes) else value)
+        return None
+
+    _intercept_upload_part(s3, record)
+
+    _copy(s3, server, small_parts)
+
+    assert signatures == ["UNSIGNED-PAYLOAD", "UNSIGNED-PAYLOAD"]

@@ -1,0 +1,194 @@
+"""Faults of the download: transient ones are retried, a short body is never stored."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import TYPE_CHECKING
+
+import pytest
+
+from aiven_backup.copier import CopyConfig, CopyCursor, CopyDone, copy_url_to_s3
+from aiven_backup.errors import (
+    BackupNotAvailable,
+    SourceRejected,
+    SourceTruncated,
+    SourceUnavailable,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from tests.integration.copier.conftest import ServeSource, SourceServer
+
+BUCKET = "backups-test"
+PART = 64 * 1024
+
+
+def _copy(
+    s3: S3Client, server: SourceServer, config: CopyConfig, cursor: CopyCursor | None = None
+) -> CopyDone | CopyCursor:
+    return copy_url_to_s3(
+        server.url,
+        s3=s3,
+        bucket=BUCKET,
+        key="b.tar",
+        time_budget_s=60,
+        cursor=cursor,
+        config=config,
+    )
+
+
+def _stored_sha256(s3: S3Client) -> str:
+    return hashlib.sha256(s3.get_object(Bucket=BUCKET, Key="b.tar")["Body"].read()).hexdigest()
+
+
+def _uploads(s3: S3Client) -> list[str]:
+    return [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])]
+
+
+def _objects(s3: S3Client) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["range", "no-range"])
+@pytest.mark.parametrize("content_length", [True, False], ids=["known-length", "chunked"])
+def test_a_connection_reset_mid_body_is_retried_and_the_copy_is_intact(
+    s3: S3Client,
+    serve: ServeSource,
+    small_parts: CopyConfig,
+    ranges: bool,
+    content_length: bool,
+) -> None:
+    data = os.urandom(6 * PART + 77)
+    server = serve(
+        data, ranges=ranges, content_length=content_length, reset_next=2, reset_after=PART // 3
+    )
+
+    done = _copy(s3, server, small_parts)
+
+    assert isinstance(done, CopyDone)
+    assert _stored_sha256(s3) == hashlib.sha256(data).hexdigest()
+    assert server.behaviour.reset_next == 0  # both resets really happened
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["range", "no-range"])
+@pytest.mark.parametrize("content_length", [True, False], ids=["known-length", "chunked"])
+def test_a_body_that_keeps_ending_early_fails_as_truncated_and_leaves_nothing(
+    s3: S3Client,
+    serve: ServeSource,
+    small_parts: CopyConfig,
+    ranges: bool,
+    content_length: bool,
+) -> None:
+    server = serve(
+        os.urandom(6 * PART), ranges=ranges, content_length=content_length, truncate_by=1000
+    )
+
+    with pytest.raises(SourceTruncated, match="ending early"):
+        _copy(s3, server, small_parts)
+
+    assert _objects(s3) == []
+    assert _uploads(s3) == []
+
+
+def test_a_content_length_larger_than_the_body_fails_as_truncated(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    server = serve(os.urandom(3 * PART), ranges=False, announce_extra=100)
+
+    with pytest.raises(SourceTruncated):
+        _copy(s3, server, small_parts)
+
+    assert _objects(s3) == []
+    assert _uploads(s3) == []
+
+
+def test_server_errors_and_rate_limits_are_retried(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    data = os.urandom(4 * PART)
+    server = serve(data, fail_next=3, fail_status=429, retry_after="0")
+
+    done = _copy(s3, server, small_parts)
+
+    assert isinstance(done, CopyDone)
+    assert _stored_sha256(s3) == hashlib.sha256(data).hexdigest()
+
+
+def test_a_source_that_keeps_failing_is_unavailable_before_any_upload_starts(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    server = serve(os.urandom(PART), fail_next=1000, fail_status=503)
+
+    with pytest.raises(SourceUnavailable, match="did not answer usefully after 4 attempts"):
+        _copy(s3, server, small_parts)
+
+    assert len(server.behaviour.gets) == small_parts.max_retries + 1
+    assert _uploads(s3) == []
+
+
+def test_a_source_failing_after_progress_returns_a_cursor_that_resumes(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    data = os.urandom(12 * PART)
+    server = serve(data, ranges=True)
+
+    def break_source_after_some_parts(done: int, total: int | None) -> None:
+        if done >= 3 * PART:
+            server.behaviour.fail_next = 10_000
+
+    first = copy_url_to_s3(
+        server.url,
+        s3=s3,
+        bucket=BUCKET,
+        key="b.tar",
+        time_budget_s=60,
+        config=small_parts,
+        progress=break_source_after_some_parts,
+    )
+    assert isinstance(first, CopyCursor)
+    assert first.offset >= 3 * PART
+    server.behaviour.fail_next = 0
+
+    done = _copy(s3, server, small_parts, cursor=first)
+
+    assert isinstance(done, CopyDone)
+    assert _stored_sha256(s3) == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_a_missing_backup_is_not_available(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig, status: int
+) -> None:
+    server = serve(b"", status=status)
+
+    with pytest.raises(BackupNotAvailable, match=f"HTTP {status}"):
+        _copy(s3, server, small_parts)
+
+    assert len(server.behaviour.gets) == 1
+
+
+@pytest.mark.parametrize("status", [401, 403, 400, 302, 301])
+def test_refusals_and_redirects_are_rejected_without_retry(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig, status: int
+) -> None:
+    server = serve(b"", status=status, location="http://169.254.169.254/latest/meta-data/")
+
+    with pytest.raises(SourceRejected, match=f"HTTP {status}"):
+        _copy(s3, server, small_parts)
+
+    assert [r.path for r in server.behaviour.gets] == ["/backups/metrics-influx.tar"]
+    assert _uploads(s3) == []
+
+
+def test_an_empty_backup_becomes_an_empty_object(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    server = serve(b"")
+
+    done = _copy(s3, server, small_parts)
+
+    assert isinstance(done, CopyDone)
+    assert (done.size, done.parts) == (0, 1)
+    assert s3.head_object(Bucket=BUCKET, Key="b.tar")["ContentLength"] == 0
