@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +80,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # moto's interpreter logs every failed state at ERROR with internals; the runner reports
+    # failures itself. Powertools warns when a step published no metric (metrics are off here).
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     progress = sys.stderr
     with contextlib.ExitStack() as stack:
         if args.aiven_api_url:
@@ -188,14 +194,16 @@ def _describe_event(event: dict[str, Any]) -> str | None:
             state = "done" if copy.get("done") else "continuing"
             return f"   copied {copy.get('bytes_copied', 0):,} bytes ({state})"
     if kind in ("ExecutionFailed", "TaskFailed", "LambdaFunctionFailed"):
-        details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-        return f"   {kind}: {details.get('error')}"
+        failure: dict[str, Any] = next(
+            (v for k, v in event.items() if k.endswith("EventDetails")), {}
+        )
+        return f"   {kind}: {failure.get('error')}"
     return None
 
 
 def _summarise(local: LocalStack, result: ExecutionResult) -> dict[str, Any]:
     notifications = local.notifications()
-    output = dict(result.output or {})
+    output: dict[str, Any] = dict(result.output or {})
     summary: dict[str, Any] = {
         "status": result.status,
         "execution_arn": result.arn,

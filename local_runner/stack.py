@@ -70,7 +70,7 @@ class LocalStack:
 
     def __enter__(self) -> LocalStack:
         self._exit.enter_context(
-            mock_aws(config={"stepfunctions": {"execute_state_machine": True}})  # type: ignore[arg-type]
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         )
         self._exit.enter_context(self.lambdas.patched())
         if self.options.fast_waits:
@@ -162,7 +162,8 @@ class LocalStack:
         return received
 
     def incomplete_uploads(self) -> list[dict[str, Any]]:
-        return list(self.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []))
+        uploads = self.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+        return [dict(upload) for upload in uploads]
 
     def object_keys(self) -> list[str]:
         return [o["Key"] for o in self.s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
@@ -240,7 +241,9 @@ class LocalStack:
         }
 
         for spec in function_specs:
-            environment = {k: str(resolve(v)) for k, v in spec.environment.items()}
+            # What the Lambda runtime sets, then what the template declares.
+            environment = {"AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION}
+            environment.update({k: str(resolve(v)) for k, v in spec.environment.items()})
             environment.update(self.options.environment)
             self.lambdas.register(
                 spec.logical_id,

@@ -52,7 +52,7 @@ def main(template_path: str) -> int:
         "AWS::Partition": "aws",
         "AWS::AccountId": "123456789012",
     }
-    translated = transform(template, parameters, _NoManagedPolicies())  # type: ignore[arg-type]
+    translated = transform(template, parameters, _NoManagedPolicies())
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as out:
         json.dump(translated, out, indent=1)
     completed = subprocess.run(

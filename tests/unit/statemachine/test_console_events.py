@@ -22,6 +22,8 @@ def test_console_sample_is_a_valid_execution_input(path: Path) -> None:
 
     parsed = parse_execution_input(raw, InputDefaults(project="acme", service="metrics-influx"))
 
-    assert parsed.project and parsed.service and parsed.backup_name
+    assert parsed.project
+    assert parsed.service
+    assert parsed.backup_name
     for field, value in raw.items():
         assert getattr(parsed, field) == value
