@@ -66,7 +66,12 @@ backup's tar answers 404 from that moment.
 
 from local_runner.aiven_simulator.faults import RATE_LIMIT_MESSAGE, DownloadSettings, Faults
 from local_runner.aiven_simulator.server import AivenSimulator
-from local_runner.aiven_simulator.state import SimulatedService, aiven_error_body
+from local_runner.aiven_simulator.state import (
+    SimulatedService,
+    TaskOutcome,
+    UriLocation,
+    aiven_error_body,
+)
 
 __all__ = [
     "RATE_LIMIT_MESSAGE",
@@ -74,5 +79,7 @@ __all__ = [
     "DownloadSettings",
     "Faults",
     "SimulatedService",
+    "TaskOutcome",
+    "UriLocation",
     "aiven_error_body",
 ]

@@ -14,8 +14,7 @@ import pytest
 from aiven_backup.aiven import AccessRoute, AivenClient, Service, preflight, resolve_backup_url
 from aiven_backup.download_guard import check_download_url
 from aiven_backup.errors import AccessRouteNotEnabled, BackupUriNotFound
-from local_runner.aiven_simulator import AivenSimulator
-from local_runner.aiven_simulator.state import UriLocation
+from local_runner.aiven_simulator import AivenSimulator, UriLocation
 from tests.integration.aiven.aiven_support import PROJECT, SERVICE
 
 BACKUP = b"portable-backup-bytes " * 100

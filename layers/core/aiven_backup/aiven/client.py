@@ -106,7 +106,7 @@ class AivenClient:
     def create_user_backup(self, project: str, service: str, backup_name: str) -> BackupTask:
         """Start a ``create_user_backup`` task. It REPLACES the service's previous user backup."""
         validate_backup_name(backup_name)
-        call = self._call("POST", project, service, "task")
+        call = self._call("POST", project, service, task=True)
         body = self._request(
             call,
             json={
@@ -120,24 +120,33 @@ class AivenClient:
 
     def get_task(self, project: str, service: str, task_id: str) -> BackupTask:
         """The task's current state; ``BackupTaskNotFound`` when Aiven no longer knows it."""
-        call = self._call("GET", project, service, "task", task_id)
+        call = self._call("GET", project, service, task_id=task_id)
         return BackupTask.from_api(_member(self._request(call), "task", call))
 
     # --- Plumbing --------------------------------------------------------------------------
 
     @staticmethod
-    def _call(method: str, project: str, service: str | None = None, *rest: str) -> ApiCall:
-        named: list[tuple[str, str | None]] = [("project", project), ("service", service)]
-        for field_name, value in named:
+    def _call(
+        method: str,
+        project: str,
+        service: str | None = None,
+        *,
+        task: bool = False,
+        task_id: str | None = None,
+    ) -> ApiCall:
+        """``/v1/project/{p}/service[/{s}[/task[/{id}]]]`` with every name percent-encoded."""
+        names = {"project": project, "service": service, "task_id": task_id}
+        for field_name, value in names.items():
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise InvalidExecutionInput(field_name, "must be a non-empty string")
-        segments = ["v1", "project", project]
+        segments = ["v1", "project", quote(project, safe=""), "service"]
         if service is not None:
-            segments += ["service", service, *rest]
-        path = "/" + "/".join(quote(segment, safe="") for segment in segments)
-        if service is None:
-            path += "/service"
-        task_id = rest[1] if len(rest) > 1 else None
+            segments.append(quote(service, safe=""))
+        if task or task_id is not None:
+            segments.append("task")
+        if task_id is not None:
+            segments.append(quote(task_id, safe=""))
+        path = "/" + "/".join(segments)
         return ApiCall(method, path, project=project, service=service, task_id=task_id)
 
     def _request(
