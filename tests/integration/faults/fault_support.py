@@ -1,0 +1,117 @@
+"""What every fault test asserts about what the user sees, and the switches the simulator lacks."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+import local_runner.aiven_simulator.server as simulator_server
+from local_runner.aiven_simulator import Faults
+from local_runner.aiven_simulator.download import serve_backup as original_serve_backup
+from tests.support.workflow import PROJECT, SERVICE, Workflow
+
+COPY_FUNCTION = "CopyBackupFunction"
+POLL_FUNCTION = "PollBackupFunction"
+PROBE_RANGE = "bytes=0-0"  # the one-byte GET that polls and every copy invocation start with
+
+_RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
+
+
+def assert_nothing_left_in_s3(workflow: Workflow) -> None:
+    assert workflow.stack.object_keys() == []
+    assert workflow.stack.incomplete_uploads() == []
+
+
+def assert_failure_notified(workflow: Workflow, error: str) -> dict[str, str]:
+    notifications = workflow.stack.notifications()
+    assert len(notifications) == 1, notifications
+    notification = notifications[0]
+    assert notification["subject"] == f"Backup FAILED {PROJECT}/{SERVICE}: {error}"
+    assert notification["attributes"] == {
+        "status": "FAILED",
+        "project": PROJECT,
+        "service": SERVICE,
+    }
+    assert f"Error:       {error}" in notification["message"]
+    return notification
+
+
+def assert_success_notified(workflow: Workflow) -> None:
+    (notification,) = workflow.stack.notifications()
+    assert notification["subject"].startswith(f"Backup SUCCEEDED {PROJECT}/{SERVICE} ")
+    assert notification["attributes"]["status"] == "SUCCEEDED"
+
+
+def assert_lock_released(workflow: Workflow) -> None:
+    items = boto3.client("dynamodb").scan(TableName="influxdb-backup-locks")["Items"]
+    assert items == []
+
+
+def data_gets(workflow: Workflow) -> list[tuple[str, str, str | None]]:
+    """The download GETs that fetched backup bytes (not the one-byte probes)."""
+    return [
+        request
+        for request in workflow.simulator.download_requests
+        if request[0] == "GET" and request[2] != PROBE_RANGE
+    ]
+
+
+class TargetedDownloadFault:
+    """Arms one download fault for the first data GET whose body holds byte ``at`` of the backup.
+
+    The simulator's own download faults fire on whichever GET comes next, probes included, and
+    ranged part GETs run concurrently; this picks the GET that really carries byte ``at`` and
+    gives it a fault of its own, cut at that byte. ``fired`` holds the Range of that GET.
+    """
+
+    def __init__(self, kind: str, at: int, total: int, *, ranges: bool) -> None:
+        self.kind = kind
+        self.at = at
+        self.total = total
+        self.ranges = ranges
+        self.fired: list[str | None] = []
+        self._lock = threading.Lock()
+
+    def faults_for(self, range_header: str | None) -> Faults | None:
+        if range_header == PROBE_RANGE:
+            return None
+        start, end = self._span(range_header)
+        with self._lock:
+            if self.fired or not start <= self.at <= end:
+                return None
+            self.fired.append(range_header)
+        faults = Faults()
+        if self.kind == "drop":
+            faults.drop_download_after(self.at - start)
+        else:
+            faults.truncate_download(self.at - start)
+        return faults
+
+    def _span(self, range_header: str | None) -> tuple[int, int]:
+        match = _RANGE.match(range_header or "") if self.ranges else None
+        if match is None:
+            return 0, self.total - 1
+        return int(match.group(1)), int(match.group(2) or self.total - 1)
+
+
+@contextlib.contextmanager
+def targeted_download_fault(
+    monkeypatch: pytest.MonkeyPatch, fault: TargetedDownloadFault
+) -> Iterator[TargetedDownloadFault]:
+    """Route the simulator's download answers through ``fault`` while the block runs."""
+
+    def serve_backup(handler: Any, service: Any, file_name: str, **kwargs: Any) -> None:
+        chosen = fault.faults_for(handler.headers.get("Range"))
+        if chosen is not None:
+            kwargs["faults"] = chosen
+        original_serve_backup(handler, service, file_name, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(simulator_server, "serve_backup", serve_backup)
+        yield fault
