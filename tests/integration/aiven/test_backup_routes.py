@@ -13,7 +13,7 @@ import pytest
 
 from aiven_backup.aiven import AccessRoute, AivenClient, Service, preflight, resolve_backup_url
 from aiven_backup.download_guard import check_download_url
-from aiven_backup.errors import AccessRouteNotEnabled, BackupUriNotFound
+from aiven_backup.errors import AccessRouteNotEnabled, BackupUriNotFound, DownloadUrlRejected
 from local_runner.aiven_simulator import AivenSimulator, UriLocation
 from tests.integration.aiven.aiven_support import PROJECT, SERVICE
 
@@ -156,3 +156,22 @@ def test_without_include_secrets_the_password_would_be_redacted(
 
     with pytest.raises(BackupUriNotFound, match="redacted"):
         resolve_backup_url(service, BACKUP_NAME, "auto")
+
+
+def test_the_guard_refuses_the_simulators_url_until_loopback_is_allowed_explicitly(
+    sim: AivenSimulator, client: AivenClient
+) -> None:
+    svc = sim.add_service(PROJECT, SERVICE, backup=BACKUP)
+    make_backup(sim, client)
+    url = resolve_backup_url(client.get_service(PROJECT, SERVICE), BACKUP_NAME, "auto")
+
+    with pytest.raises(DownloadUrlRejected, match=r"'127\.0\.0\.1'") as by_default:
+        check_download_url(url, allow_insecure=True)
+    with pytest.raises(DownloadUrlRejected, match="'http'") as insecure:
+        check_download_url(url, ["127.0.0.1"])
+    check_download_url(url, ["127.0.0.1"], allow_insecure=True)
+
+    for caught in (by_default, insecure):
+        assert svc.password not in str(caught.value)
+        assert f"avnadmin:***@127.0.0.1:{sim.port}" in str(caught.value)
+    assert sim.download_requests == []
