@@ -159,7 +159,7 @@ def _send_body(
             return
         if chunked and limit == length:
             handler.wfile.write(b"0\r\n\r\n")
-    except (BrokenPipeError, ConnectionResetError):
+    except ConnectionError:  # the client went away mid-body
         handler.close_connection = True
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -204,6 +205,14 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     simulator: AivenSimulator
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up is normal here (faults, aborted downloads); anything else is a bug."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            logger.debug("aiven simulator: client %s went away: %s", client_address, error)
+        else:
+            logger.exception("aiven simulator: request from %s failed", client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
