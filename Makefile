@@ -53,7 +53,7 @@ template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 
 pytest: $(VENV)/.installed
 	scripts/ensure-influxdb
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 test: lint typecheck template-check pytest
 

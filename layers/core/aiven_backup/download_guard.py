@@ -22,7 +22,7 @@ from aiven_backup.errors import DownloadUrlRejected
 from aiven_backup.redaction import redact_url
 
 DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("*.aivencloud.com",)
-ALLOWED_HOSTS_SETTING = "DOWNLOAD_ALLOWED_HOSTS"
+ALLOWED_HOSTS_SETTING = "the AllowedDownloadHosts stack parameter (ALLOWED_DOWNLOAD_HOSTS)"
 
 _WIDEN_HINT = (
     f"If this really is the backup host, add it to the download host allow-list "

@@ -93,7 +93,7 @@ def test_a_host_outside_the_list_is_refused_with_the_list_and_how_to_widen_it() 
     message = str(caught.value)
     assert "'backups.example.org'" in message
     assert "*.aivencloud.com" in message
-    assert "DOWNLOAD_ALLOWED_HOSTS" in message
+    assert "AllowedDownloadHosts" in message
     assert "hunter2" not in message
     assert "user:***@backups.example.org" in message
 
@@ -132,5 +132,5 @@ def test_parse_allowed_hosts_falls_back_to_the_default_when_empty() -> None:
 
 @pytest.mark.parametrize("entry", ["https://x.aivencloud.com", "a/b", "u@h", "*", "*.*"])
 def test_parse_allowed_hosts_rejects_entries_that_are_not_host_patterns(entry: str) -> None:
-    with pytest.raises(ValueError, match="DOWNLOAD_ALLOWED_HOSTS"):
+    with pytest.raises(ValueError, match="AllowedDownloadHosts"):
         parse_allowed_hosts(entry)
