@@ -63,7 +63,9 @@ def data_gets(workflow: Workflow) -> list[tuple[str, str, str | None]]:
 
 
 class TargetedDownloadFault:
-    """Arms one download fault for the first data GET whose body holds byte ``at`` of the backup.
+    """Arms one download fault for the first data GET whose body holds byte ``at`` of the backup:
+    ``kind`` "drop" (reset there), "truncate" (clean close there) or "content_length" (announce
+    the body as ending there, then send it all).
 
     The simulator's own download faults fire on whichever GET comes next, probes included, and
     ranged part GETs run concurrently; this picks the GET that really carries byte ``at`` and
@@ -89,8 +91,10 @@ class TargetedDownloadFault:
         faults = Faults()
         if self.kind == "drop":
             faults.drop_download_after(self.at - start)
-        else:
+        elif self.kind == "truncate":
             faults.truncate_download(self.at - start)
+        else:  # "content_length": announce the body as ending at byte ``at``
+            faults.wrong_content_length(self.at - start)
         return faults
 
     def _span(self, range_header: str | None) -> tuple[int, int]:

@@ -7,8 +7,13 @@ import os
 
 import pytest
 
-from local_runner.sample_backup import pack_tar, sample_backup_files
+from local_runner.sample_backup import build_sample_backup, pack_tar, sample_backup_files
 from tests.integration.faults.fault_support import (
+    COPY_FUNCTION,
+    PROBE_RANGE,
+    TargetedDownloadFault,
+    data_gets,
+    targeted_download_fault,
     assert_failure_notified,
     assert_lock_released,
     assert_nothing_left_in_s3,
@@ -17,6 +22,8 @@ from tests.integration.faults.fault_support import (
 from tests.support.workflow import PROJECT, SERVICE, Workflow, WorkflowFactory, sha256
 
 MiB = 1024 * 1024
+PART_SIZE = 8 * MiB  # the copier's smallest part, and so the size of every part here
+PARTS = 3
 AIVEN_ATTEMPTS = 3  # the Aiven client's own attempts per call (AIVEN_RETRY_MAX_ATTEMPTS)
 STATE_MACHINE_ATTEMPTS = 4  # a step's first run plus its 3 Retry runs on a transient error
 REQUEST = ("*/task", ("POST",))
@@ -141,3 +148,174 @@ def test_a_503_storm_fails_with_aiven_server_error(
     assert_nothing_left_in_s3(workflow)
     assert_failure_notified(workflow, "AivenServerError")
     assert_lock_released(workflow)
+
+
+# --- The download: drops, truncation, a wrong Content-Length ---------------------------------
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["with-range", "without-range"])
+@pytest.mark.parametrize("fraction", [0.10, 0.50, 0.99], ids=["at-10%", "at-50%", "at-99%"])
+def test_a_connection_dropped_mid_download_is_resumed_to_a_byte_identical_object(
+    make_workflow: WorkflowFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    multipart_backup: bytes,
+    fraction: float,
+    ranges: bool,
+) -> None:
+    total = len(multipart_backup)
+    workflow = make_workflow()
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=multipart_backup)
+    workflow.simulator.download.ranges = ranges
+    drop = TargetedDownloadFault("drop", int(total * fraction), total, ranges=ranges)
+
+    with targeted_download_fault(monkeypatch, drop):
+        result = workflow.run({}, timeout=180)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(drop.fired) == 1
+    _assert_landed(workflow, multipart_backup, result.output)
+    # One GET per part (or one for the whole body) plus the one that picked up after the drop.
+    expected_gets = PARTS if ranges else 1
+    assert len(data_gets(workflow)) == expected_gets + 1
+
+
+def test_a_truncated_body_with_range_is_resumed_to_a_byte_identical_object(
+    make_workflow: WorkflowFactory, monkeypatch: pytest.MonkeyPatch, multipart_backup: bytes
+) -> None:
+    total = len(multipart_backup)
+    workflow = make_workflow()
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=multipart_backup)
+    truncate = TargetedDownloadFault("truncate", total // 2, total, ranges=True)
+
+    with targeted_download_fault(monkeypatch, truncate):
+        result = workflow.run({}, timeout=180)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(truncate.fired) == 1
+    _assert_landed(workflow, multipart_backup, result.output)
+    resumed_at = [r[2] for r in data_gets(workflow) if r[2] not in truncate.fired]
+    assert f"bytes={total // 2}-{2 * PART_SIZE - 1}" in resumed_at
+
+
+def test_a_body_always_truncated_without_range_fails_and_leaves_nothing(
+    workflow: Workflow,
+) -> None:
+    backup = build_sample_backup(shard_payload_bytes=64 * 1024)
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=backup)
+    workflow.simulator.download.ranges = False
+    workflow.simulator.faults.truncate_download(len(backup) // 2, times=10**6)
+
+    result = workflow.run({})
+
+    assert result.status == "FAILED"
+    assert result.error == "SourceTruncated"
+    assert f"stopped at byte {len(backup) // 2} of {len(backup)}" in (result.cause or "")
+    assert_nothing_left_in_s3(workflow)
+    notification = assert_failure_notified(workflow, "SourceTruncated")
+    assert "incomplete upload" in notification["message"]
+    assert_lock_released(workflow)
+
+
+def test_a_short_content_length_once_with_range_is_resumed_to_a_byte_identical_object(
+    make_workflow: WorkflowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backup = build_sample_backup(shard_payload_bytes=64 * 1024)
+    workflow = make_workflow()
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=backup)
+    misannounce = TargetedDownloadFault(
+        "content_length", len(backup) // 2, len(backup), ranges=True
+    )
+
+    with targeted_download_fault(monkeypatch, misannounce):
+        result = workflow.run({})
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(misannounce.fired) == 1
+    _assert_landed(workflow, backup, result.output)
+    assert data_gets(workflow)[-1][2] == f"bytes={len(backup) // 2}-{len(backup) - 1}"
+
+
+def test_a_content_length_that_disagrees_with_the_probe_without_range_fails_as_source_changed(
+    make_workflow: WorkflowFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without Range the body cannot be resumed, and a length other than the probe's means the
+    # copier cannot tell a lying header from a different backup: it stops, keeping nothing.
+    backup = build_sample_backup(shard_payload_bytes=64 * 1024)
+    workflow = make_workflow()
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=backup)
+    workflow.simulator.download.ranges = False
+    misannounce = TargetedDownloadFault(
+        "content_length", len(backup) // 2, len(backup), ranges=False
+    )
+
+    with targeted_download_fault(monkeypatch, misannounce):
+        result = workflow.run({})
+
+    assert result.status == "FAILED"
+    assert result.error == "SourceChanged"
+    assert f"was {len(backup)} bytes" in (result.cause or "")
+    assert_nothing_left_in_s3(workflow)
+    assert_failure_notified(workflow, "SourceChanged")
+    assert_lock_released(workflow)
+
+
+def test_a_content_length_always_short_without_range_is_caught_by_verification(
+    workflow: Workflow,
+) -> None:
+    # Every answer, the probe's included, announces 64 KiB less than the backup: the copier
+    # copies what was announced and verification finds the tar cut short. The truncated object
+    # must not stay in the bucket looking like a backup.
+    backup = build_sample_backup(shard_payload_bytes=64 * 1024)
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=backup)
+    workflow.simulator.download.ranges = False
+    workflow.simulator.faults.wrong_content_length(len(backup) - 64 * 1024, times=10**6)
+
+    result = workflow.run({})
+
+    assert result.status == "FAILED"
+    assert result.error == "NotAnInfluxBackup"
+    assert "truncated tar" in (result.cause or "")
+    assert_failure_notified(workflow, "NotAnInfluxBackup")
+    assert_lock_released(workflow)
+    assert_nothing_left_in_s3(workflow)
+
+
+def test_the_backup_url_answering_404_after_the_task_succeeded_fails_after_the_grace_polls(
+    make_workflow: WorkflowFactory, sample_backup: bytes
+) -> None:
+    grace_polls = 2
+    workflow = make_workflow(environment={"NOT_FOUND_GRACE_POLLS": str(grace_polls)})
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
+    workflow.simulator.faults.download_status(404, count=10**6)  # replaced by a newer backup
+
+    result = workflow.run({})
+
+    assert result.status == "FAILED"
+    assert result.error == "BackupNotAvailable"
+    assert "replaced" in (result.cause or "")
+    probes = [r for r in workflow.simulator.download_requests if r[2] == PROBE_RANGE]
+    assert len(probes) == grace_polls + 1
+    assert data_gets(workflow) == []
+    assert_nothing_left_in_s3(workflow)
+    assert_failure_notified(workflow, "BackupNotAvailable")
+    assert_lock_released(workflow)
+
+
+def test_a_slow_source_is_copied_over_several_invocations(
+    make_workflow: WorkflowFactory, multipart_backup: bytes
+) -> None:
+    # About 20 MiB sent at 8 MiB/s to a copier whose invocations may run about a second each.
+    workflow = make_workflow(
+        environment={"COPY_TIME_MARGIN_SECONDS": "0"}, timeouts={COPY_FUNCTION: 1.0}
+    )
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=multipart_backup)
+    workflow.simulator.download.ranges = False
+    workflow.simulator.faults.trickle(8 * MiB)
+
+    result = workflow.run({}, timeout=180)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None
+    assert result.output["copy_invocations"] >= 2
+    assert workflow.invocations(COPY_FUNCTION) == result.output["copy_invocations"]
+    _assert_landed(workflow, multipart_backup, result.output)
