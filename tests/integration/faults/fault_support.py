@@ -7,9 +7,12 @@ import re
 import threading
 from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from moto.core.botocore_stubber import MockRawResponse
 
 import local_runner.aiven_simulator.server as simulator_server
 from local_runner.aiven_simulator import Faults
@@ -119,3 +122,39 @@ def targeted_download_fault(
     with monkeypatch.context() as patch:
         patch.setattr(simulator_server, "serve_backup", serve_backup)
         yield fault
+
+
+@contextlib.contextmanager
+def failing_upload_parts(code: str, status: int, times: int) -> Iterator[list[str]]:
+    """Answer the first ``times`` UploadPart attempts of every S3 client made meanwhile with an
+    S3 error (``SlowDown``/503, ``InternalError``/500), before moto sees them.
+
+    The hook sits on boto3's default session, from which the stack's functions create their
+    clients, so botocore's own retries and the copier's both meet the fault as in AWS. Their
+    back-off waits are skipped, as the state machine's are. Yields the attempts' part numbers.
+    """
+    attempts: list[str] = []
+    lock = threading.Lock()
+
+    def inject(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+        with lock:
+            attempts.append(request.url.split("partNumber=")[1].split("&")[0])
+            if len(attempts) > times:
+                return None
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            f"<Error><Code>{code}</Code><Message>injected {code}</Message></Error>"
+        ).encode()
+        headers = {"Content-Type": "application/xml", "Content-Length": str(len(body))}
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
+    # The default session: the functions create their clients from it, copying its hooks.
+    events = boto3._get_default_session().events
+    events.register_first("before-send.s3.UploadPart", inject, unique_id="fault-matrix-s3")
+    try:
+        with mock.patch(
+            "botocore.retries.standard.ExponentialBackoff.delay_amount", return_value=0
+        ):
+            yield attempts
+    finally:
+        events.unregister("before-send.s3.UploadPart", unique_id="fault-matrix-s3")

@@ -12,12 +12,13 @@ from tests.integration.faults.fault_support import (
     COPY_FUNCTION,
     PROBE_RANGE,
     TargetedDownloadFault,
-    data_gets,
-    targeted_download_fault,
     assert_failure_notified,
     assert_lock_released,
     assert_nothing_left_in_s3,
     assert_success_notified,
+    data_gets,
+    failing_upload_parts,
+    targeted_download_fault,
 )
 from tests.support.workflow import PROJECT, SERVICE, Workflow, WorkflowFactory, sha256
 
@@ -319,3 +320,117 @@ def test_a_slow_source_is_copied_over_several_invocations(
     assert result.output["copy_invocations"] >= 2
     assert workflow.invocations(COPY_FUNCTION) == result.output["copy_invocations"]
     _assert_landed(workflow, multipart_backup, result.output)
+
+
+# --- S3: SlowDown and 500 on UploadPart -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "status"), [("SlowDown", 503), ("InternalError", 500)])
+def test_a_few_s3_upload_part_failures_are_retried_and_the_backup_lands(
+    workflow: Workflow, sample_backup: bytes, code: str, status: int
+) -> None:
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
+
+    with failing_upload_parts(code, status, times=3) as attempts:
+        result = workflow.run({})
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(attempts) == 4
+    _assert_landed(workflow, sample_backup, result.output)
+
+
+def test_persistent_s3_slowdown_fails_with_s3_unavailable_and_leaves_no_upload(
+    make_workflow: WorkflowFactory, sample_backup: bytes
+) -> None:
+    workflow = make_workflow(environment={"COPY_MAX_RETRIES": "1"})
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
+
+    with failing_upload_parts("SlowDown", 503, times=10**6) as attempts:
+        result = workflow.run({})
+
+    assert result.status == "FAILED"
+    assert result.error == "S3Unavailable"
+    assert "SlowDown" in (result.cause or "")
+    assert workflow.invocations(COPY_FUNCTION) == STATE_MACHINE_ATTEMPTS
+    assert len(attempts) >= STATE_MACHINE_ATTEMPTS * 2
+    assert_nothing_left_in_s3(workflow)
+    assert_failure_notified(workflow, "S3Unavailable")
+    assert_lock_released(workflow)
+
+
+# --- Aiven: the task fails, the token is refused ----------------------------------------------
+
+
+def test_a_failed_backup_task_fails_with_aivens_reason(workflow: Workflow) -> None:
+    workflow.simulator.add_service(
+        PROJECT, SERVICE, task_outcome="failure", failure_result="disk full on node 2"
+    )
+
+    result = workflow.run({})
+
+    assert result.status == "FAILED"
+    assert result.error == "BackupTaskFailed"
+    assert "disk full on node 2" in (result.cause or "")
+    assert workflow.simulator.download_requests == []
+    assert_nothing_left_in_s3(workflow)
+    notification = assert_failure_notified(workflow, "BackupTaskFailed")
+    assert "disk full on node 2" in notification["message"]
+    assert_lock_released(workflow)
+
+
+def test_an_invalid_token_fails_with_aiven_unauthorized_naming_the_secret_to_fix(
+    workflow: Workflow, sample_backup: bytes
+) -> None:
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
+    workflow.simulator.token = "a-token-the-stack-does-not-have"  # revoked in Aiven
+    secret_id = workflow.stack.lambdas.functions["StartBackupFunction"].environment[
+        "AIVEN_TOKEN_SECRET_ID"
+    ]
+
+    result = workflow.run({})
+
+    assert result.status == "FAILED"
+    assert result.error == "AivenUnauthorized"
+    assert len(workflow.aiven_calls()) == 1  # a 401 is not retried
+    assert_nothing_left_in_s3(workflow)
+    notification = assert_failure_notified(workflow, "AivenUnauthorized")
+    assert secret_id in (result.cause or "")
+    assert secret_id in notification["message"]
+    assert_lock_released(workflow)
+
+
+# --- The download URL: refused before a byte is fetched ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("backup_host", "environment", "reason"),
+    [
+        ("169.254.169.254", {}, "IP address"),
+        ("127.0.0.1", {"ALLOW_INSECURE_DOWNLOAD": "false"}, "scheme 'http'"),
+        ("backups.attacker.example", {}, "matches none of the allowed patterns"),
+        ("127.0.0.1", {"ALLOWED_DOWNLOAD_HOSTS": "*.aivencloud.com"}, "IP address"),
+    ],
+    ids=["metadata-service", "plain-http", "host-outside-allow-list", "ip-outside-allow-list"],
+)
+def test_a_download_url_not_allowed_is_refused_before_a_byte_is_fetched(
+    make_workflow: WorkflowFactory,
+    sample_backup: bytes,
+    backup_host: str,
+    environment: dict[str, str],
+    reason: str,
+) -> None:
+    workflow = make_workflow(environment=environment)
+    workflow.simulator.backup_host = backup_host  # the user_backup_uri Aiven hands out
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
+
+    result = workflow.run({})
+
+    assert result.status == "FAILED"
+    assert result.error == "DownloadUrlRejected"
+    assert reason in (result.cause or "")
+    assert workflow.simulator.service(PROJECT, SERVICE).password not in (result.cause or "")
+    assert workflow.simulator.download_requests == []
+    assert workflow.aiven_calls("POST") == []
+    assert_nothing_left_in_s3(workflow)
+    assert_failure_notified(workflow, "DownloadUrlRejected")
+    assert_lock_released(workflow)
