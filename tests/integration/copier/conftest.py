@@ -60,6 +60,7 @@ class SourceBehaviour:
     truncate_by: int = 0  # every body ends this many bytes early, then a clean close
     announce_extra: int = 0  # announce this many more bytes than sent (Content-Length/-Range)
     credentials: tuple[str, str] | None = None  # require this basic auth
+    range_cap: int | None = None  # answer a range with at most this many bytes (legal, rare)
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -128,6 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour.ranges and match:
             start = int(match.group(1))
             end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
+            if behaviour.range_cap is not None:
+                end = min(end, start + behaviour.range_cap - 1)
             if start >= size:
                 self._empty(416, {"Content-Range": f"bytes */{size}"})
                 return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import zlib
 from typing import TYPE_CHECKING
@@ -52,3 +53,42 @@ def test_copy_is_byte_identical(
     assert head["ContentLength"] == len(data)
     assert head["ChecksumCRC32"] == done.checksum
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
+def test_progress_reports_the_uploaded_prefix_in_order_up_to_the_total(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    data = os.urandom(9 * 64 * 1024 + 1)
+    server = serve(data)
+    reports: list[tuple[int, int | None]] = []
+
+    done = copy_url_to_s3(
+        server.url,
+        s3=s3,
+        bucket=BUCKET,
+        key="b.tar",
+        time_budget_s=60,
+        config=small_parts,
+        progress=lambda done, total: reports.append((done, total)),
+    )
+
+    assert isinstance(done, CopyDone)
+    assert reports[-1] == (len(data), len(data))
+    assert [d for d, _ in reports] == sorted({d for d, _ in reports})
+    assert json.loads(json.dumps(done.to_dict()))["size"] == len(data)
+
+
+@pytest.mark.parametrize("read_concurrency", [1, 3], ids=["one-stream", "ranged-parts"])
+def test_a_host_answering_shorter_ranges_than_asked_is_followed_up(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig, read_concurrency: int
+) -> None:
+    config = CopyConfig(**{**small_parts.__dict__, "read_concurrency": read_concurrency})
+    data = os.urandom(5 * 64 * 1024 + 3)
+    server = serve(data, ranges=True, range_cap=10_000, reset_next=1, reset_after=5_000)
+
+    done = copy_url_to_s3(
+        server.url, s3=s3, bucket=BUCKET, key="b.tar", time_budget_s=60, config=config
+    )
+
+    assert isinstance(done, CopyDone)
+    assert _sha256_of_object(s3, "b.tar") == hashlib.sha256(data).hexdigest()
