@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 from unittest import mock
 
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
 from moto.core.botocore_stubber import MockRawResponse
 
 import local_runner.aiven_simulator.server as simulator_server
@@ -145,12 +146,16 @@ def failing_upload_parts(code: str, status: int, times: int) -> Iterator[list[st
             '<?xml version="1.0" encoding="UTF-8"?>'
             f"<Error><Code>{code}</Code><Message>injected {code}</Message></Error>"
         ).encode()
-        headers = {"Content-Type": "application/xml", "Content-Length": str(len(body))}
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/xml"
+        headers["Content-Length"] = str(len(body))
         return AWSResponse(request.url, status, headers, MockRawResponse(body))
 
     # The default session: the functions create their clients from it, copying its hooks.
     events = boto3._get_default_session().events
-    events.register_first("before-send.s3.UploadPart", inject, unique_id="fault-matrix-s3")
+    # A before-send handler may answer in place of the wire; the stubs type handlers as -> None.
+    handler = cast("Callable[..., None]", inject)
+    events.register_first("before-send.s3.UploadPart", handler, unique_id="fault-matrix-s3")
     try:
         with mock.patch(
             "botocore.retries.standard.ExponentialBackoff.delay_amount", return_value=0
