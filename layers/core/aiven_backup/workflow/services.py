@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from botocore.config import Config
 
 from aiven_backup.aiven import AivenClient
 from aiven_backup.aiven.token import get_aiven_token
+from aiven_backup.errors import AivenForbidden, AivenUnauthorized
 from aiven_backup.workflow.execution_input import InputDefaults
 from aiven_backup.workflow.lock import ServiceLock
 from aiven_backup.workflow.settings import Settings
@@ -31,12 +33,26 @@ class Services:
     lock: ServiceLock
     clock: Callable[[], float] = time.time
 
-    def aiven(self) -> AivenClient:
-        """A client for one step; the token comes from Secrets Manager, cached per container."""
-        token = get_aiven_token(self.settings.aiven_token_secret_id)
-        return AivenClient(
-            token, base_url=self.settings.aiven_api_url, retry=self.settings.aiven_retry
-        )
+    @contextlib.contextmanager
+    def aiven(self) -> Iterator[AivenClient]:
+        """A client for one step; the token comes from Secrets Manager, cached per container.
+
+        A refused token is reported with the secret to fix: the client alone cannot know it.
+        """
+        secret_id = self.settings.aiven_token_secret_id
+        token = get_aiven_token(secret_id)
+        try:
+            with AivenClient(
+                token, base_url=self.settings.aiven_api_url, retry=self.settings.aiven_retry
+            ) as client:
+                yield client
+        except (AivenUnauthorized, AivenForbidden) as error:
+            raise type(error)(
+                f"{error} The token is read from the Secrets Manager secret {secret_id}: "
+                'store a valid Aiven API token there (plain, or JSON {"token": ...}).',
+                status=error.status,
+                error_code=error.error_code,
+            ) from None
 
 
 @cache

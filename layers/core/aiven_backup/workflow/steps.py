@@ -246,6 +246,17 @@ def handle_failure(
     project, service, backup_name, key, bucket = _identify(failed_state, services)
 
     cleanup: list[str] = []
+    if key and _copied_but_not_verified(failed_state):
+        # Only verified backups stay: an object that failed verification is not what Aiven
+        # made (or not a backup at all), and the source can be copied again.
+        try:
+            services.s3.delete_object(Bucket=bucket, Key=key)
+            cleanup.append(f"removed the unverified object s3://{bucket}/{key}")
+        except Exception as problem:
+            logger.exception("could not remove the unverified object")
+            cleanup.append(
+                f"could not remove the unverified object s3://{bucket}/{key} ({problem})"
+            )
     if key:
         try:
             aborted = abort_incomplete_uploads(services.s3, bucket, key)
@@ -339,6 +350,13 @@ def _checked_url(url: str, services: Services) -> str:
     return url
 
 
+def _copied_but_not_verified(failed_state: Mapping[str, Any]) -> bool:
+    if not RunState.is_run_state(failed_state):
+        return False
+    state = RunState.from_dict(failed_state)
+    return state.copy.done and state.inventory is None
+
+
 def _names_backup(raw_input: object) -> bool:
     return isinstance(raw_input, Mapping) and bool(raw_input.get("backup_name"))
 
@@ -352,8 +370,11 @@ def _identify(
         request = state.request
         return request.project, request.service, request.backup_name, state.key, state.bucket
 
+    raw_input = failed_state.get("input")
+    given: Mapping[str, Any] = raw_input if isinstance(raw_input, Mapping) else {}
+
     def text(name: str, default: str | None) -> str | None:
-        value = failed_state.get(name)
+        value = given.get(name)
         return value if isinstance(value, str) and value else default
 
     defaults = services.input_defaults
