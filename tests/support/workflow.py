@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+
 from local_runner.aiven_simulator import AivenSimulator
 from local_runner.stack import BUCKET, ExecutionResult, LocalStack, StackOptions
 
@@ -73,6 +75,36 @@ def workflow_factory() -> Iterator[WorkflowFactory]:
             return Workflow(simulator, resources.enter_context(LocalStack(options)))
 
         yield make
+
+
+def assert_nothing_left_in_s3(workflow: Workflow) -> None:
+    assert workflow.stack.object_keys() == []
+    assert workflow.stack.incomplete_uploads() == []
+
+
+def assert_failure_notified(workflow: Workflow, error: str) -> dict[str, str]:
+    notifications = workflow.stack.notifications()
+    assert len(notifications) == 1, notifications
+    notification = notifications[0]
+    assert notification["subject"] == f"Backup FAILED {PROJECT}/{SERVICE}: {error}"
+    assert notification["attributes"] == {
+        "status": "FAILED",
+        "project": PROJECT,
+        "service": SERVICE,
+    }
+    assert f"Error:       {error}" in notification["message"]
+    return notification
+
+
+def assert_success_notified(workflow: Workflow) -> None:
+    (notification,) = workflow.stack.notifications()
+    assert notification["subject"].startswith(f"Backup SUCCEEDED {PROJECT}/{SERVICE} ")
+    assert notification["attributes"]["status"] == "SUCCEEDED"
+
+
+def assert_lock_released(workflow: Workflow) -> None:
+    items = boto3.client("dynamodb").scan(TableName="influxdb-backup-locks")["Items"]
+    assert items == []
 
 
 def sha256(data: bytes) -> str:

@@ -18,43 +18,13 @@ from moto.core.botocore_stubber import MockRawResponse
 import local_runner.aiven_simulator.server as simulator_server
 from local_runner.aiven_simulator import Faults
 from local_runner.aiven_simulator.download import serve_backup as original_serve_backup
-from tests.support.workflow import PROJECT, SERVICE, Workflow
+from tests.support.workflow import Workflow
 
 COPY_FUNCTION = "CopyBackupFunction"
 POLL_FUNCTION = "PollBackupFunction"
 PROBE_RANGE = "bytes=0-0"  # the one-byte GET that polls and every copy invocation start with
 
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
-
-
-def assert_nothing_left_in_s3(workflow: Workflow) -> None:
-    assert workflow.stack.object_keys() == []
-    assert workflow.stack.incomplete_uploads() == []
-
-
-def assert_failure_notified(workflow: Workflow, error: str) -> dict[str, str]:
-    notifications = workflow.stack.notifications()
-    assert len(notifications) == 1, notifications
-    notification = notifications[0]
-    assert notification["subject"] == f"Backup FAILED {PROJECT}/{SERVICE}: {error}"
-    assert notification["attributes"] == {
-        "status": "FAILED",
-        "project": PROJECT,
-        "service": SERVICE,
-    }
-    assert f"Error:       {error}" in notification["message"]
-    return notification
-
-
-def assert_success_notified(workflow: Workflow) -> None:
-    (notification,) = workflow.stack.notifications()
-    assert notification["subject"].startswith(f"Backup SUCCEEDED {PROJECT}/{SERVICE} ")
-    assert notification["attributes"]["status"] == "SUCCEEDED"
-
-
-def assert_lock_released(workflow: Workflow) -> None:
-    items = boto3.client("dynamodb").scan(TableName="influxdb-backup-locks")["Items"]
-    assert items == []
 
 
 def data_gets(workflow: Workflow) -> list[tuple[str, str, str | None]]:

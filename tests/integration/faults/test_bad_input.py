@@ -8,8 +8,13 @@ from typing import Any
 import pytest
 
 from aiven_backup import errors
-from tests.integration.faults.fault_support import assert_lock_released, assert_nothing_left_in_s3
-from tests.support.workflow import PROJECT, SERVICE, Workflow
+from tests.support.workflow import (
+    PROJECT,
+    SERVICE,
+    Workflow,
+    assert_lock_released,
+    assert_nothing_left_in_s3,
+)
 
 # (execution input, the field the error must name). A value that is not an object must fail
 # the same way as a bad field: the failure path, notification included, still runs.

@@ -12,15 +12,21 @@ from tests.integration.faults.fault_support import (
     COPY_FUNCTION,
     PROBE_RANGE,
     TargetedDownloadFault,
-    assert_failure_notified,
-    assert_lock_released,
-    assert_nothing_left_in_s3,
-    assert_success_notified,
     data_gets,
     failing_upload_parts,
     targeted_download_fault,
 )
-from tests.support.workflow import PROJECT, SERVICE, Workflow, WorkflowFactory, sha256
+from tests.support.workflow import (
+    PROJECT,
+    SERVICE,
+    Workflow,
+    WorkflowFactory,
+    assert_failure_notified,
+    assert_lock_released,
+    assert_nothing_left_in_s3,
+    assert_success_notified,
+    sha256,
+)
 
 MiB = 1024 * 1024
 PART_SIZE = 8 * MiB  # the copier's smallest part, and so the size of every part here

@@ -10,31 +10,16 @@ import boto3
 
 from local_runner.sample_backup import build_sample_backup, pack_tar, sample_backup_files
 from local_runner.stack import BUCKET
-from tests.support.workflow import PROJECT, SERVICE, Workflow, WorkflowFactory, sha256
-
-
-def assert_nothing_left_in_s3(workflow: Workflow) -> None:
-    assert workflow.stack.object_keys() == []
-    assert workflow.stack.incomplete_uploads() == []
-
-
-def assert_failure_notified(workflow: Workflow, error: str) -> dict[str, str]:
-    notifications = workflow.stack.notifications()
-    assert len(notifications) == 1, notifications
-    notification = notifications[0]
-    assert notification["subject"] == f"Backup FAILED {PROJECT}/{SERVICE}: {error}"
-    assert notification["attributes"] == {
-        "status": "FAILED",
-        "project": PROJECT,
-        "service": SERVICE,
-    }
-    assert f"Error:       {error}" in notification["message"]
-    return notification
-
-
-def assert_lock_released(workflow: Workflow) -> None:
-    items = boto3.client("dynamodb").scan(TableName="influxdb-backup-locks")["Items"]
-    assert items == []
+from tests.support.workflow import (
+    PROJECT,
+    SERVICE,
+    Workflow,
+    WorkflowFactory,
+    assert_failure_notified,
+    assert_lock_released,
+    assert_nothing_left_in_s3,
+    sha256,
+)
 
 
 def test_request_mode_lands_a_verified_byte_identical_backup(
