@@ -38,7 +38,8 @@ RESULTS_DIR = BENCH_DIR / "results"
 NOTES = [
     "Each contender runs in its own process; wall time is from its first spawn to its last exit "
     "(interpreter start-up included); MiB/s = size / wall time.",
-    "Peak RSS is GNU time's %M per process; for curl | aws it is the sum of both processes' peaks.",
+    "Peak RSS is GNU time's %M per process; for curl | aws it is the sum of both processes' peaks. "
+    "CPU s/GiB is user + system CPU of the contender's processes (both, for curl | aws) per GiB.",
     "moto's CompleteMultipartUpload joins all parts in memory and slows super-linearly with size "
     "(about 14 s at 1 GiB), so the moto sink runs a smaller file (--moto-size-mib, default 256).",
     "Targets are judged on s3rver only; moto is there to show behaviour on a faithful sink.",
@@ -179,7 +180,8 @@ def run_one(
             )
             ok, checked, problem = check.ok, check.checked, check.problem
         else:
-            ok, checked, problem = False, "none", "exit codes " + measured.stderr_tail
+            codes = [process.exit_code for process in measured.processes]
+            ok, checked, problem = False, "none", f"exit codes {codes}"
     return RunRecord(
         contender=contender,
         sink=scenario.sink,
@@ -189,11 +191,13 @@ def run_one(
         wall_s=round(measured.wall_s, 3),
         mib_s=round(payload.size / MIB / measured.wall_s, 1),
         peak_rss_mib=round(measured.peak_rss_mib, 1),
+        cpu_s=round(measured.cpu_s, 2),
         processes=[asdict(p) for p in measured.processes],
         ok=ok,
         verification=checked,
         problem=problem,
         output=_last_json_line(measured.stdout),
+        stderr_tail=measured.stderr_tail,
         load_average_before=load_before,
     )
 
@@ -232,8 +236,9 @@ def run_scenario(
                 _say(
                     f"{scenario.sink:6} {mode.label:17} {scenario.size_mib:5} MiB "
                     f"{contender:8} #{repeat}: {record.mib_s:7.1f} MiB/s "
-                    f"{record.peak_rss_mib:7.1f} MiB RSS {'ok' if record.ok else 'FAILED'} "
-                    f"{record.problem[-300:]}"
+                    f"{record.peak_rss_mib:7.1f} MiB RSS {record.cpu_s:6.1f} CPU s "
+                    f"{'ok' if record.ok else 'FAILED'} "
+                    f"{record.problem} {record.stderr_tail[-300:] if not record.ok else ''}"
                 )
                 records.append(record)
     return records, check

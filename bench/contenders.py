@@ -37,6 +37,7 @@ class CopierSettings:
 
     part_size: int
     upload_concurrency: int
+    read_concurrency: int
     checksum_algorithm: str | None
     time_budget_s: float
 

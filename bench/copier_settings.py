@@ -18,17 +18,18 @@ def default_copy_config() -> CopyConfig:
     """``CopyConfig()``, importing the core package from its layer folder as Lambda would."""
     if str(LAYER_DIR) not in sys.path:
         sys.path.append(str(LAYER_DIR))
-    copier = importlib.import_module("aiven_backup.copier")
-    config: CopyConfig = copier.CopyConfig()
+    config: CopyConfig = importlib.import_module("aiven_backup.copier").CopyConfig()
     return config
 
 
 def copier_settings(size: int, time_budget_s: float) -> CopierSettings:
     """What ``CopyConfig()`` chooses for a source of ``size`` bytes with a known length."""
     config = default_copy_config()
+    plan_parts = importlib.import_module("aiven_backup.copier").plan_parts
     return CopierSettings(
-        part_size=config.min_part_size,
+        part_size=plan_parts(size, config).base_size,
         upload_concurrency=config.upload_concurrency,
-        checksum_algorithm=None,
+        read_concurrency=config.read_concurrency,
+        checksum_algorithm=config.checksum_algorithm,
         time_budget_s=time_budget_s,
     )

@@ -1,8 +1,9 @@
 """Runs a contender's processes and measures wall time and each process's peak RSS.
 
-Each process runs under GNU ``/usr/bin/time -f %M``, which reports the kernel's high-water mark of
-that process alone. Reading ``wait4``'s rusage here instead would be wrong: a child's ``ru_maxrss``
-starts from its parent's RSS at fork time, and this benchmark process holds boto3 and more.
+Each process runs under GNU ``/usr/bin/time -f "%M %U %S"``, which reports the kernel's high-water
+mark of that process alone, and its CPU time. Reading ``wait4``'s rusage here instead would be
+wrong: a child's ``ru_maxrss`` starts from its parent's RSS at fork time, and this benchmark
+process holds boto3 and more.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ _STDERR_TAIL = 2000
 
 @dataclass(frozen=True)
 class ProcessResult:
-    """One child process: its program, exit code and peak RSS."""
+    """One child process: its program, exit code, peak RSS and CPU time (user + system)."""
 
     program: str
     exit_code: int
     peak_rss_kib: int
+    cpu_s: float
 
 
 @dataclass(frozen=True)
@@ -41,15 +43,25 @@ class Measurement:
         return all(p.exit_code == 0 for p in self.processes)
 
     @property
+    def cpu_s(self) -> float:
+        return sum(p.cpu_s for p in self.processes)
+
+    @property
     def peak_rss_mib(self) -> float:
         """Sum of the processes' peaks: an upper bound on a pipeline's footprint at any moment."""
         return sum(p.peak_rss_kib for p in self.processes) / 1024
 
 
-def _peak_rss_kib(report: Path) -> int:
-    """The last line GNU time wrote (``%M``); 0 if the process died before time could report."""
-    lines = report.read_text().split() if report.exists() else []
-    return int(lines[-1]) if lines and lines[-1].isdigit() else 0
+def _time_report(report: Path) -> tuple[int, float]:
+    """(peak RSS KiB, CPU s) from GNU time's last line; zeros if the process died before it."""
+    lines = report.read_text().splitlines() if report.exists() else []
+    fields = lines[-1].split() if lines else []
+    if len(fields) != 3:
+        return 0, 0.0
+    try:
+        return int(fields[0]), float(fields[1]) + float(fields[2])
+    except ValueError:
+        return 0, 0.0
 
 
 def run_pipeline(commands: list[list[str]], *, env: dict[str, str], cwd: Path) -> Measurement:
@@ -65,7 +77,7 @@ def run_pipeline(commands: list[list[str]], *, env: dict[str, str], cwd: Path) -
         upstream: IO[bytes] | int = subprocess.DEVNULL
         for command, report in zip(commands, reports, strict=True):
             process = subprocess.Popen(
-                [GNU_TIME, "-f", "%M", "-o", str(report), *command],
+                [GNU_TIME, "-f", "%M %U %S", "-o", str(report), *command],
                 stdin=upstream,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
@@ -81,7 +93,7 @@ def run_pipeline(commands: list[list[str]], *, env: dict[str, str], cwd: Path) -
         exit_codes = [process.wait() for process in processes]
         wall_s = time.perf_counter() - started
         results = [
-            ProcessResult(Path(command[0]).name, code, _peak_rss_kib(report))
+            ProcessResult(Path(command[0]).name, code, *_time_report(report))
             for command, code, report in zip(commands, exit_codes, reports, strict=True)
         ]
         stderr.seek(0)

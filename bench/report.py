@@ -29,11 +29,13 @@ class RunRecord:
     wall_s: float
     mib_s: float
     peak_rss_mib: float
+    cpu_s: float
     processes: list[dict[str, object]]
     ok: bool
     verification: str
     problem: str = ""
     output: dict[str, object] = field(default_factory=dict)
+    stderr_tail: str = ""
     load_average_before: list[float] = field(default_factory=list)
 
 
@@ -49,6 +51,7 @@ class SummaryRow:
     runs: int
     median_mib_s: float | None
     max_peak_rss_mib: float | None
+    median_cpu_s_per_gib: float | None
     vs_faster_peer: float | None = None
     vs_ceiling: float | None = None
 
@@ -83,6 +86,9 @@ def summarize(runs: Iterable[RunRecord]) -> list[SummaryRow]:
                 len(members),
                 round(statistics.median(r.mib_s for r in good), 1) if good else None,
                 round(max(r.peak_rss_mib for r in good), 1) if good else None,
+                round(statistics.median(r.cpu_s * 1024 / r.size_mib for r in good), 1)
+                if good
+                else None,
             )
         )
     return _with_ratios(rows)
@@ -158,13 +164,14 @@ def _cell(value: float | None, suffix: str = "") -> str:
 def markdown_table(rows: list[SummaryRow]) -> str:
     header = (
         "| contender | sink | source | size MiB | MiB/s (median) | peak RSS MiB (max) "
-        "| vs faster peer | vs ceiling | runs ok |\n"
-        "|---|---|---|---:|---:|---:|---:|---:|---:|\n"
+        "| vs faster peer | vs ceiling | CPU s/GiB | runs ok |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     lines = [
         f"| {LABELS[r.contender].replace('|', '\\|')} | {r.sink} | {r.source} | {r.size_mib} "
         f"| {_cell(r.median_mib_s)} | {_cell(r.max_peak_rss_mib)} "
-        f"| {_cell(r.vs_faster_peer, 'x')} | {_cell(r.vs_ceiling, 'x')} | {r.runs_ok}/{r.runs} |"
+        f"| {_cell(r.vs_faster_peer, 'x')} | {_cell(r.vs_ceiling, 'x')} "
+        f"| {_cell(r.median_cpu_s_per_gib)} | {r.runs_ok}/{r.runs} |"
         for r in rows
     ]
     return header + "\n".join(lines) + "\n"

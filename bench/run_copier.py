@@ -3,7 +3,8 @@
 Same entry (``copy_url_to_s3``), same ``CopyConfig()`` defaults, an S3 client configured as the
 Lambda's (``workflow/services.py``: 32 pooled connections, standard retries) but pointed at the
 sink, and the cursor round-tripped through JSON between invocations as Step Functions carries it.
-Prints one JSON line: invocations, copy seconds, size, the process's own VmHWM.
+Prints one JSON line: invocations, copy seconds, size, the process's own VmHWM, and an RSS
+sampler's peak (with every thread's stack the first time RSS passed ``--rss-alarm-mib``).
 ``python -m bench.run_copier --url URL --endpoint URL --bucket B --key K --expected-size N``.
 """
 
@@ -13,7 +14,9 @@ import argparse
 import json
 import re
 import sys
+import threading
 import time
+import traceback
 from pathlib import Path
 
 import boto3
@@ -34,10 +37,56 @@ class ProgressCount:
         self.last_done = done
 
 
+def _status_kib(field: str) -> int:
+    text = Path("/proc/self/status").read_text()
+    match = re.search(rf"^{field}:\s*(\d+) kB", text, re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
 def vm_hwm_kib() -> int:
     """This process's peak RSS as the kernel counts it (a cross-check of GNU time's figure)."""
-    match = re.search(r"^VmHWM:\s*(\d+) kB", Path("/proc/self/status").read_text(), re.MULTILINE)
-    return int(match.group(1)) if match else 0
+    return _status_kib("VmHWM")
+
+
+class RssWatch:
+    """Samples RSS every 20 ms; the first time it passes ``alarm_mib``, records every thread's
+    stack, so an unexpected peak can be traced to what the copier was doing at the time."""
+
+    def __init__(self, alarm_mib: float) -> None:
+        self.alarm_kib = alarm_mib * 1024
+        self.started = time.perf_counter()
+        self.peak_kib = 0
+        self.peak_at_s = 0.0
+        self.alarm: dict[str, object] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-watch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            rss = _status_kib("VmRSS")
+            if rss > self.peak_kib:
+                self.peak_kib, self.peak_at_s = rss, time.perf_counter() - self.started
+            if rss > self.alarm_kib and self.alarm is None:
+                names = {t.ident: t.name for t in threading.enumerate()}
+                self.alarm = {
+                    "at_s": round(time.perf_counter() - self.started, 3),
+                    "rss_mib": round(rss / 1024, 1),
+                    "stacks": {
+                        names.get(ident, str(ident)): traceback.format_stack(frame)[-6:]
+                        for ident, frame in sys._current_frames().items()
+                        if ident != threading.get_ident()
+                    },
+                }
+
+    def stop(self) -> dict[str, object]:
+        self._stop.set()
+        self._thread.join()
+        return {
+            "sampled_peak_rss_mib": round(self.peak_kib / 1024, 1),
+            "sampled_peak_at_s": round(self.peak_at_s, 2),
+            "rss_alarm": self.alarm,
+        }
 
 
 def main() -> int:
@@ -48,7 +97,11 @@ def main() -> int:
     parser.add_argument("--key", required=True)
     parser.add_argument("--expected-size", type=int, required=True)
     parser.add_argument("--time-budget-s", type=float, default=840.0)
+    parser.add_argument(
+        "--rss-alarm-mib", type=float, default=200.0, help="record thread stacks above this RSS"
+    )
     args = parser.parse_args()
+    watch = RssWatch(args.rss_alarm_mib)
 
     s3 = boto3.client(
         "s3",
@@ -81,6 +134,7 @@ def main() -> int:
             break
         saved_cursor = json.dumps(outcome.to_dict())
     copy_s = time.perf_counter() - started
+    memory = watch.stop()
 
     size = s3.head_object(Bucket=args.bucket, Key=args.key)["ContentLength"]
     print(
@@ -92,6 +146,7 @@ def main() -> int:
                 "done": outcome.to_dict(),
                 "progress_calls": progress.calls,
                 "vm_hwm_mib": round(vm_hwm_kib() / 1024, 1),
+                **memory,
             },
             default=str,
         )
