@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from aiven_backup.copier import CopyConfig, CopyCursor, CopyDone, copy_url_to_s3
-from aiven_backup.errors import SourceChanged, UploadLost
+from aiven_backup.errors import BackupNotAvailable, SourceChanged, UploadLost
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -166,6 +166,19 @@ def test_a_source_without_range_whose_uploaded_bytes_changed_fails(
     server.behaviour.data = os.urandom(8 * PART)  # same size, other bytes
 
     with pytest.raises(SourceChanged, match="differ from those already uploaded"):
+        _resume(s3, server, small_parts, cursor)
+
+    assert _nothing_left(s3)
+
+
+def test_a_backup_gone_between_calls_fails_and_leaves_nothing(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    server = serve(os.urandom(8 * PART), ranges=True)
+    cursor = _first_slice(s3, server, small_parts)
+    server.behaviour.status = 404
+
+    with pytest.raises(BackupNotAvailable):
         _resume(s3, server, small_parts, cursor)
 
     assert _nothing_left(s3)

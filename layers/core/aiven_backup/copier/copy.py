@@ -68,8 +68,11 @@ def copy_url_to_s3(
     """Copy ``url`` into ``s3://bucket/key`` for at most about ``time_budget_s`` seconds.
 
     Returns ``CopyDone`` when the object is complete and verified, else the ``CopyCursor`` to pass
-    to the next call. ``s3`` is shared by the uploader threads (give it ``max_pool_connections``
-    >= ``config.upload_concurrency``). ``progress(bytes_done, total)`` is called from this thread.
+    to the next call. No part starts that the slowest part so far could not finish within the
+    budget (the first part of a call always starts, so every call makes progress); the call that
+    reads the last byte also completes and verifies the object, so leave a margin for that.
+    ``s3`` is shared by the uploader threads (give it ``max_pool_connections`` >=
+    ``config.upload_concurrency``). ``progress(bytes_done, total)`` is called from this thread.
     """
     stop = threading.Event()
     backoff = Backoff(config.max_retries, config.retry_base_delay, config.retry_max_delay, stop)
@@ -82,8 +85,8 @@ def copy_url_to_s3(
         source = HttpSource(
             url, client, connect_timeout=config.connect_timeout, read_timeout=config.read_timeout
         )
-        info = probe_with_retries(source, backoff)
         if cursor is None:
+            info = probe_with_retries(source, backoff)
             plan = plan_parts(info.size, config)
             upload = MultipartUpload.create(s3, bucket, key, backoff)
             ledger = PartLedger(next_part=1, offset=0, crc32=0, earlier=[])
@@ -91,19 +94,8 @@ def copy_url_to_s3(
         else:
             upload = MultipartUpload(s3, bucket, key, cursor.upload_id, backoff)
             with _aborted_on_fatal(upload):
+                info = probe_with_retries(source, backoff)
                 plan, ledger, total = _resume(source, upload, cursor, info)
-        logger.info(
-            "copying",
-            extra={
-                "source": source.display,
-                "destination": upload.location,
-                "size": total,
-                "ranges": info.accepts_ranges,
-                "part_size": plan.base_size,
-                "from_part": ledger.next_part,
-                "from_offset": ledger.offset,
-            },
-        )
         job = CopyJob(
             source=source,
             upload=upload,
@@ -118,27 +110,45 @@ def copy_url_to_s3(
             progress=progress,
         )
         with _aborted_on_fatal(upload):
-            first_part = ledger.next_part
-            try:
-                finished = run_parts(job)
-            except TransientError as error:
-                if ledger.next_part == first_part:
-                    raise
-                logger.warning(
-                    "transient fault after progress; returning the cursor to resume from",
-                    extra={"error": str(error), "next_part": ledger.next_part},
-                )
-                return _cursor(upload, plan, ledger)
-            if not finished:
-                logger.info(
-                    "time budget spent; returning the cursor",
-                    extra={"next_part": ledger.next_part, "offset": ledger.offset},
-                )
-                return _cursor(upload, plan, ledger)
-            return _complete(upload, ledger, total, source.display)
+            return _copy_parts(job)
     finally:
         if own_client:
             client.close()
+
+
+def _copy_parts(job: CopyJob) -> CopyDone | CopyCursor:
+    """Move parts until done (then complete) or out of time (then return the cursor)."""
+    ledger = job.ledger
+    first_part = ledger.next_part
+    logger.info(
+        "copying",
+        extra={
+            "source": job.source.display,
+            "destination": job.upload.location,
+            "size": job.total,
+            "ranges": job.ranged,
+            "part_size": job.plan.base_size,
+            "from_part": first_part,
+            "from_offset": ledger.offset,
+        },
+    )
+    try:
+        finished = run_parts(job)
+    except TransientError as error:
+        if ledger.next_part == first_part:
+            raise
+        logger.warning(
+            "transient fault after progress; returning the cursor to resume from",
+            extra={"error": str(error), "next_part": ledger.next_part},
+        )
+        return _cursor(job)
+    if not finished:
+        logger.info(
+            "time budget spent; returning the cursor",
+            extra={"next_part": ledger.next_part, "offset": ledger.offset},
+        )
+        return _cursor(job)
+    return _complete(job)
 
 
 def _new_http_client(config: CopyConfig) -> httpx.Client:
@@ -214,35 +224,36 @@ def _resume(
     )
 
 
-def _cursor(upload: MultipartUpload, plan: PartPlan, ledger: PartLedger) -> CopyCursor:
+def _cursor(job: CopyJob) -> CopyCursor:
     return CopyCursor(
-        upload_id=upload.upload_id,
-        next_part=ledger.next_part,
-        offset=ledger.offset,
-        part_size=plan.base_size,
-        total_size=plan.total_size,
-        crc32=ledger.crc32,
+        upload_id=job.upload.upload_id,
+        next_part=job.ledger.next_part,
+        offset=job.ledger.offset,
+        part_size=job.plan.base_size,
+        total_size=job.plan.total_size,
+        crc32=job.ledger.crc32,
     )
 
 
-def _complete(
-    upload: MultipartUpload, ledger: PartLedger, total: int | None, display: str
-) -> CopyDone:
+def _complete(job: CopyJob) -> CopyDone:
     """Complete the upload, then read the object back: its size and CRC32 must be ours."""
+    upload, ledger = job.upload, job.ledger
     size = ledger.offset
-    if total is not None and size != total:
+    if job.total is not None and size != job.total:
         raise SourceTruncated(
-            f"the download from {display} delivered {size} bytes but announced {total}"
+            f"the download from {job.source.display} delivered {size} bytes but announced "
+            f"{job.total}"
         )
     parts = ledger.parts()
     etag, version_id = upload.complete(parts, ledger.crc32, size)
     stored_size, stored_crc = upload.head(version_id)
     if stored_size != size or (stored_crc is not None and stored_crc != ledger.crc32):
         upload.delete_object(version_id)
+        stored = crc32_to_base64(stored_crc) if stored_crc is not None else "not reported"
         raise UploadFailed(
             f"the object S3 assembled at {upload.location} does not match what was read "
-            f"({stored_size} bytes, CRC32 {stored_crc} vs {size} bytes, CRC32 {ledger.crc32}); "
-            "it was deleted. Retry the backup."
+            f"({stored_size} bytes with CRC32 {stored}, expected {size} bytes with CRC32 "
+            f"{crc32_to_base64(ledger.crc32)}); it was deleted. Retry the backup."
         )
     logger.info(
         "copy complete",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
@@ -170,8 +171,12 @@ class MultipartUpload:
         marker = 0
         while True:
             page = self._call(
-                lambda m=marker: self.s3.list_parts(  # type: ignore[misc]
-                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumberMarker=m
+                partial(
+                    self.s3.list_parts,
+                    Bucket=self.bucket,
+                    Key=self.key,
+                    UploadId=self.upload_id,
+                    PartNumberMarker=marker,
                 ),
                 f"list the parts of {self.location}",
             )

@@ -210,9 +210,12 @@ class HttpSource:
         )
 
     def _send(self, headers: dict[str, str]) -> httpx.Response:
-        request = self._client.build_request(
-            "GET", self._url, headers=headers, timeout=self._timeout
-        )
+        try:
+            request = self._client.build_request(
+                "GET", self._url, headers=headers, timeout=self._timeout
+            )
+        except httpx.InvalidURL:
+            raise SourceRejected(f"the download URL {self.display} is not a valid URL") from None
         if "Authorization" in request.headers:
             del request.headers["Authorization"]  # only the URL's own credentials, never others
         try:
