@@ -15,7 +15,9 @@ SUPPORTED_CHECKSUM_ALGORITHMS = ("CRC32",)
 class CopyConfig:
     """How the copier sizes parts, how much it does at once and how it retries.
 
-    Memory use is about ``part size x (upload_concurrency + 1)`` plus a fixed overhead.
+    Memory use is about ``part size x (upload_concurrency + 1)`` plus a fixed overhead, and the
+    part buffers never hold more than ``max_buffer_memory`` together (fewer parts run at once
+    when parts are large), except that one part always fits.
     ``read_concurrency`` is how many ranged GETs may run at once when the source honours
     ``Range`` (each belongs to one of the ``upload_concurrency`` parts in flight).
     ``max_retries`` bounds the retries of one part (and of each S3 call) after a transient
@@ -35,6 +37,7 @@ class CopyConfig:
     checksum_algorithm: str = "CRC32"
     read_timeout: float = 60.0
     connect_timeout: float = 10.0
+    max_buffer_memory: int = 768 * MiB
 
     def __post_init__(self) -> None:
         positive = {
@@ -45,6 +48,7 @@ class CopyConfig:
             "read_concurrency": self.read_concurrency,
             "read_timeout": self.read_timeout,
             "connect_timeout": self.connect_timeout,
+            "max_buffer_memory": self.max_buffer_memory,
         }
         for name, value in positive.items():
             if value <= 0:

@@ -71,7 +71,7 @@ class _Run:
     def __init__(self, job: CopyJob, buffers: int) -> None:
         self.job = job
         self.first_part = job.ledger.next_part
-        self.buffers = BufferPool(buffers, job.stop)
+        self.buffers = BufferPool(buffers, job.config.max_buffer_memory, job.stop)
         self.pool = ThreadPoolExecutor(
             max_workers=job.config.upload_concurrency, thread_name_prefix="copier-part"
         )
