@@ -37,6 +37,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]
+    client_port: int
 
     @property
     def range(self) -> str | None:
@@ -94,7 +95,12 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour = self.server.behaviour
         with behaviour.lock:
             behaviour.requests.append(
-                RecordedRequest("GET", self.path, {k.lower(): v for k, v in self.headers.items()})
+                RecordedRequest(
+                    "GET",
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    client_port=self.client_address[1],
+                )
             )
         if behaviour.status is not None:
             self._empty(behaviour.status, {"Location": behaviour.location or "/elsewhere"})

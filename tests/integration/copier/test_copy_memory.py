@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import httpx
 import pytest
+from botocore.awsrequest import AWSPreparedRequest
 from botocore.config import Config
 
 from aiven_backup.copier import CopyConfig, CopyDone, MiB, copy_url_to_s3
 from aiven_backup.copier.checksum import crc32_to_base64
+from aiven_backup.copier.multipart import prepare_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -83,6 +85,7 @@ def remote_s3(moto_server_url: str) -> tuple[S3Client, str]:
     bucket = f"memory-{time.monotonic_ns()}"
     client.create_bucket(Bucket=bucket)
     client.meta.events.register("before-send.s3.UploadPart", _slow_down_uploads)
+    prepare_client(client)  # the copier's hooks first, so the spy below runs after them
     return client, bucket
 
 
@@ -117,6 +120,13 @@ def test_peak_memory_is_bounded_by_the_part_buffers(
     server = serve(data, ranges=case.ranges, content_length=case.content_length)
     s3, bucket = remote_s3
     bound = config.min_part_size * case.buffers + FIXED_OVERHEAD
+    sent_bodies: list[type] = []
+
+    def spy(request: AWSPreparedRequest, **_: Any) -> None:
+        if "partNumber=" in request.url:
+            sent_bodies.append(type(request.body))
+
+    s3.meta.events.register_last("before-send", spy)
 
     tracemalloc.start()
     try:
@@ -137,3 +147,4 @@ def test_peak_memory_is_bounded_by_the_part_buffers(
     assert done.checksum == crc32_to_base64(zlib.crc32(data))  # what the server computed too
     print(f"peak traced memory {peak / MiB:.1f} MiB (bound {bound / MiB:.1f} MiB)")
     assert peak < bound
+    assert set(sent_bodies) == {bytearray}  # each part handed to urllib3 whole, no copy

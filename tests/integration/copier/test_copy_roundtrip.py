@@ -92,3 +92,18 @@ def test_a_host_answering_shorter_ranges_than_asked_is_followed_up(
 
     assert isinstance(done, CopyDone)
     assert _sha256_of_object(s3, "b.tar") == hashlib.sha256(data).hexdigest()
+
+
+def test_ranged_reads_reuse_their_keep_alive_connections(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    server = serve(os.urandom(30 * 64 * 1024), ranges=True)
+
+    copy_url_to_s3(
+        server.url, s3=s3, bucket=BUCKET, key="b.tar", time_budget_s=60, config=small_parts
+    )
+
+    requests = server.behaviour.gets
+    connections = {r.client_port for r in requests}
+    assert len(requests) == 31  # the probe and one GET per part
+    assert len(connections) <= small_parts.read_concurrency + 1

@@ -8,10 +8,13 @@ import os
 import zlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
+import boto3
 import moto.s3.models
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
+from botocore.config import Config
 from moto.core.botocore_stubber import MockRawResponse
 
 from aiven_backup.copier import CopyConfig, CopyDone, copy_url_to_s3
@@ -99,6 +102,26 @@ def test_slowdown_and_server_errors_on_upload_part_are_retried(
     body = s3_once.get_object(Bucket=BUCKET, Key="b.tar")["Body"].read()
     assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
     assert len(attempts) == 5 + 3
+
+
+def test_upload_parts_retried_by_botocore_itself_are_resent_whole(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    """The Lambda's client retries SlowDown itself (standard mode), re-sending the same body."""
+    patient = boto3.client(
+        "s3",
+        region_name="us-east-1",
+        config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=16),
+    )
+    data = os.urandom(4 * PART)
+    server = serve(data)
+    attempts = _intercept_upload_part(patient, _failing(3, "SlowDown", 503))
+
+    with mock.patch("botocore.retries.standard.ExponentialBackoff.delay_amount", return_value=0):
+        _copy(patient, server, small_parts)
+
+    assert len(attempts) == 4 + 3
+    assert s3.get_object(Bucket=BUCKET, Key="b.tar")["Body"].read() == data
 
 
 def test_s3_that_keeps_slowing_down_is_unavailable_and_the_upload_is_left_for_retry(

@@ -7,12 +7,15 @@ from typing import Any
 
 
 class PartBody(io.RawIOBase):
-    """Reads ``buffer`` in the small blocks the HTTP layer asks for, so no part-sized copy is
-    made; seekable so botocore can size it, hash it (plain-http signing) and rewind it on retry.
+    """Reads ``buffer`` in the blocks its reader asks for, so no part-sized copy is made;
+    seekable so botocore can size it, hash it (plain-http signing) and rewind it on retry.
+
+    ``buffer`` is the part itself, for a sender that can take it whole (see ``multipart``).
     """
 
-    def __init__(self, buffer: bytearray | bytes | memoryview) -> None:
+    def __init__(self, buffer: bytearray) -> None:
         super().__init__()
+        self.buffer = buffer
         self._view = memoryview(buffer).toreadonly()
         self._position = 0
 

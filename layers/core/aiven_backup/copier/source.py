@@ -12,6 +12,7 @@ readers in ``reader.py`` retry and turn exhaustion into ``SourceUnavailable`` or
 
 from __future__ import annotations
 
+import contextlib
 import re
 import zlib
 from collections.abc import Iterator
@@ -89,6 +90,7 @@ class SourceBody:
         self._response = response
         self._chunks: Iterator[bytes] = response.iter_raw()
         self._pending = memoryview(b"")
+        self._ended = False
         self._display = display
         self.start = start
         self.end = end
@@ -108,6 +110,11 @@ class SourceBody:
         self.close()
 
     def close(self) -> None:
+        """Close the response; a body read to its announced end is first finished, so its
+        keep-alive connection goes back to the pool instead of being dropped."""
+        if self.exhausted and not self._ended and not self._pending:
+            with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+                next(self._chunks, None)
         self._response.close()
 
     @property
@@ -119,6 +126,7 @@ class SourceBody:
         try:
             return memoryview(next(self._chunks))
         except StopIteration:
+            self._ended = True
             return None
         except httpx.RemoteProtocolError as error:
             raise TransientSourceError(
