@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench import sinks
 from bench.contenders import CONTENDERS, COPIER, CopierSettings, Job, commands_for
-from bench.copier_settings import copier_settings
+from bench.copier_settings import CopierSource, copier_settings, copier_source, scratch_dir
 from bench.machine import load_average, machine_facts
 from bench.measure import run_pipeline
 from bench.payload import MIB, Payload, cached_payload
@@ -104,8 +104,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--time-budget-s", type=float, default=840.0, help="per copier invocation, as a Lambda"
     )
+    parser.add_argument(
+        "--copier-ref",
+        default="HEAD",
+        help="git ref whose layers/core is measured, or 'worktree' for the files as they are",
+    )
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument("--skip-setup", action="store_true", help="do not run bench/setup.sh")
+    parser.add_argument(
+        "--summarize",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="only print the table and targets of an earlier run's JSON (nothing is run)",
+    )
     return parser.parse_args(argv)
 
 
@@ -203,10 +214,14 @@ def run_one(
 
 
 def run_scenario(
-    scenario: Scenario, sink: sinks.Sink, args: argparse.Namespace, counter: list[int]
+    scenario: Scenario,
+    sink: sinks.Sink,
+    args: argparse.Namespace,
+    copier: CopierSource,
+    counter: list[int],
 ) -> tuple[list[RunRecord], dict[str, object]]:
     payload = cached_payload(scenario.size_mib)
-    settings = copier_settings(payload.size, args.time_budget_s)
+    settings = copier_settings(payload.size, args.time_budget_s, copier.layer_dir)
     records = []
     mode = scenario.source
     with SourceServer(
@@ -248,10 +263,33 @@ def _say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def summarize_file(path: Path) -> int:
+    """Re-derive the table and the verdicts from the individual runs stored in ``path``."""
+    document = json.loads(path.read_text())
+    records = [RunRecord(**{"cpu_s": 0.0, **run}) for run in document["runs"]]  # 0: not measured
+    ran_with = parse_args(document["command"][3:])  # "python -m bench ARGS..."
+    rows = summarize(records)
+    print(markdown_table(rows))
+    found = verdicts(
+        rows, records, main_size_mib=ran_with.size_mib, large_size_mib=ran_with.large_size_mib
+    )
+    print(verdict_lines(found))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.summarize:
+        return summarize_file(args.summarize)
     if not args.skip_setup:
         subprocess.run(["bash", str(BENCH_DIR / "setup.sh")], check=True)
+    with scratch_dir() as scratch:
+        copier = copier_source(args.copier_ref, Path(scratch))
+        _say(f"measuring the copier at {copier.commit[:12]} ({copier.subject})")
+        return run_all(args, copier, argv)
+
+
+def run_all(args: argparse.Namespace, copier: CopierSource, argv: Sequence[str] | None) -> int:
     started = datetime.now(UTC)
     facts = machine_facts()
     scenarios = plan(args)
@@ -261,16 +299,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sink_name in dict.fromkeys(s.sink for s in scenarios):
         with sinks.started(sink_name) as sink:
             for scenario in (s for s in scenarios if s.sink == sink_name):
-                found, check = run_scenario(scenario, sink, args, counter)
+                found, check = run_scenario(scenario, sink, args, copier, counter)
                 records.extend(found)
                 source_checks.append(check)
     rows = summarize(records)
-    found_verdicts = verdicts(rows, main_size_mib=args.size_mib, large_size_mib=args.large_size_mib)
+    found_verdicts = verdicts(
+        rows, records, main_size_mib=args.size_mib, large_size_mib=args.large_size_mib
+    )
     table = markdown_table(rows)
     print(table)
     print(verdict_lines(found_verdicts), flush=True)
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
-    out = args.out_dir / f"{stamp}.json"
+    out = args.out_dir / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     write_json(
         out,
         {
@@ -279,8 +318,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "duration_s": round(time.time() - started.timestamp(), 1),
             "command": ["python", "-m", "bench", *(argv if argv is not None else sys.argv[1:])],
             "machine": facts | {"load_average_at_end": load_average()},
+            "copier": {"ref": copier.ref, "commit": copier.commit, "subject": copier.subject},
             "copier_settings": {
-                str(s.size_mib): asdict(copier_settings(s.size_mib * MIB, args.time_budget_s))
+                str(s.size_mib): asdict(
+                    copier_settings(s.size_mib * MIB, args.time_budget_s, copier.layer_dir)
+                )
                 for s in scenarios
             },
             "notes": NOTES,

@@ -33,13 +33,15 @@ LABELS = {
 
 @dataclass(frozen=True)
 class CopierSettings:
-    """The copier's part size, concurrency and checksum, which the ceiling copies too."""
+    """The copier's part size, concurrency and checksum (which the ceiling copies too), and the
+    folder its package is imported from."""
 
     part_size: int
     upload_concurrency: int
     read_concurrency: int
     checksum_algorithm: str | None
     time_budget_s: float
+    layer_dir: str
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ def commands_for(
     """The pipeline of commands and the environment that run ``contender`` for ``job``."""
     env = _base_env(home) | job.sink.aws_env()
     if contender == COPIER:
-        env["PYTHONPATH"] = f"{REPO_ROOT}:{REPO_ROOT / 'layers' / 'core'}"
+        env["PYTHONPATH"] = f"{REPO_ROOT}:{settings.layer_dir}"
         return _copier(job, settings), env
     if contender == AWS_CLI:
         return _aws_cli(job), env
