@@ -23,7 +23,8 @@ class CopyConfig:
     ``max_retries`` bounds the retries of one part (and of each S3 call) after a transient
     fault; the waits grow from ``retry_base_delay`` doubling up to ``retry_max_delay``.
     ``checksum_algorithm`` is the S3 checksum every part carries (CRC32: zlib computes it in C
-    without the GIL, and S3 combines it into a full-object checksum).
+    without the GIL, and S3 combines it into a full-object checksum). ``min_part_size`` below
+    S3's 5 MiB minimum only works against an emulator told to allow it (the tests do that).
     """
 
     min_part_size: int = 8 * MiB

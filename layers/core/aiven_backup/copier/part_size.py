@@ -41,7 +41,7 @@ class PartPlan:
         if not self.growing:
             return self.base_size
         tier = (part_number - 1) // GROWTH_TIER_PARTS
-        return min(self.base_size << min(tier, 40), S3_MAX_PART_SIZE)
+        return min(self.base_size << min(tier, 40), S3_MAX_PART_SIZE)  # 40: keep ints small
 
     def offset_of(self, part_number: int) -> int:
         """How many bytes come before ``part_number``."""
