@@ -44,11 +44,11 @@ def _git(*args: str) -> str:
 
 def copier_source(ref: str, scratch: Path) -> CopierSource:
     """The core package at ``ref`` (extracted under ``scratch``), or the working tree's."""
+    # The last commit that touched the package names what is measured better than the ref does.
+    last_change = ["log", "-1", "--format=%H%n%s", "HEAD" if ref == WORKTREE else ref, "--", LAYER]
+    commit, subject = _git(*last_change).split("\n", 1)
     if ref == WORKTREE:
-        head = _git("log", "-1", "--format=%H%n%s")
-        commit, subject = head.split("\n", 1)
         return CopierSource(ref, commit + " + uncommitted changes", subject, REPO_ROOT / LAYER)
-    commit, subject = _git("log", "-1", "--format=%H%n%s", ref).split("\n", 1)
     archive = subprocess.run(
         ["git", "-C", str(REPO_ROOT), "archive", "--format=tar", commit, LAYER],
         capture_output=True,
