@@ -128,6 +128,22 @@ def test_a_source_that_keeps_failing_is_unavailable_before_any_upload_starts(
     assert _uploads(s3) == []
 
 
+def test_no_retry_is_waited_for_past_the_time_budget(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    patient = CopyConfig(
+        **{**small_parts.__dict__, "retry_base_delay": 30.0, "retry_max_delay": 30.0}
+    )
+    server = serve(os.urandom(PART), fail_next=1000, fail_status=503)
+
+    with pytest.raises(SourceUnavailable, match="after 1 attempts"):
+        copy_url_to_s3(
+            server.url, s3=s3, bucket=BUCKET, key="b.tar", time_budget_s=2.0, config=patient
+        )
+
+    assert len(server.behaviour.gets) == 1  # a 15-30 s wait would not have fitted in 2 s
+
+
 def test_a_source_failing_after_progress_returns_a_cursor_that_resumes(
     s3: S3Client, serve: ServeSource, small_parts: CopyConfig
 ) -> None:

@@ -17,6 +17,11 @@ class Budget:
         self._longest_part = 0.0
         self._lock = threading.Lock()
 
+    @property
+    def deadline(self) -> float:
+        """The end of the budget, on the clock's scale (``time.monotonic()`` by default)."""
+        return self._deadline
+
     def now(self) -> float:
         return self._clock()
 

@@ -74,9 +74,14 @@ def copy_url_to_s3(
     ``s3`` is shared by the uploader threads (give it ``max_pool_connections`` >=
     ``config.upload_concurrency``). ``progress(bytes_done, total)`` is called from this thread.
     """
-    stop = threading.Event()
-    backoff = Backoff(config.max_retries, config.retry_base_delay, config.retry_max_delay, stop)
     budget = Budget(time_budget_s)
+    backoff = Backoff(
+        config.max_retries,
+        config.retry_base_delay,
+        config.retry_max_delay,
+        stop=threading.Event(),
+        deadline=budget.deadline,
+    )
     prepare_client(s3)
     _warn_if_pool_too_small(s3, config)
     own_client = http_client is None

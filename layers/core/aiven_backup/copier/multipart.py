@@ -307,7 +307,10 @@ def _call_with_retries[T](
                 ) from None
             logger.warning("S3 call failed, retrying", extra={"what": what, "error": str(error)})
             if not backoff.wait(failures):
-                raise S3Unavailable(f"stopped retrying to {what}: the copy is stopping") from None
+                raise S3Unavailable(
+                    f"S3 failed while trying to {what} ({error}) and the copy is stopping or its "
+                    "time is nearly spent; the copy can be resumed."
+                ) from None
             failures += 1
 
 

@@ -44,7 +44,12 @@ class _Attempts:
             extra={"source": self._source.display, "position": position, "fault": str(fault)},
         )
         if not self._backoff.wait(self._failures, fault.retry_after):
-            raise CopyStoppedError
+            if self._backoff.stopped:
+                raise CopyStoppedError
+            raise SourceUnavailable(
+                f"the download from {self._source.display} failed at byte {position} ({fault}) "
+                "and this invocation's time is nearly spent; the next one resumes the copy."
+            )
         self._failures += 1
 
     def _give_up(self, fault: TransientSourceError, position: int) -> None:
