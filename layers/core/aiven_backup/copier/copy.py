@@ -25,11 +25,12 @@ import httpx
 
 from aiven_backup.copier.budget import Budget
 from aiven_backup.copier.checksum import crc32_to_base64
+from aiven_backup.copier.client_hooks import prepare_client
 from aiven_backup.copier.config import CopyConfig
 from aiven_backup.copier.cursor import CopyCursor
 from aiven_backup.copier.engine import CopyJob, ProgressCallback, run_parts
 from aiven_backup.copier.ledger import PartLedger
-from aiven_backup.copier.multipart import MultipartUpload, UploadedPart, prepare_client
+from aiven_backup.copier.multipart import MultipartUpload, UploadedPart
 from aiven_backup.copier.outcome import CopyDone
 from aiven_backup.copier.part_size import PartPlan, plan_parts
 from aiven_backup.copier.probe import probe_with_retries

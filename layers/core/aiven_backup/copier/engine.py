@@ -9,6 +9,9 @@ Two shapes, both with at most ``upload_concurrency`` parts uploading at once:
   fetches its own byte range (at most ``read_concurrency`` at a time) and uploads it, so reads
   run in parallel too; ``upload_concurrency`` buffers bound memory.
 
+Either way the buffers also hold at most ``max_buffer_memory`` bytes together, so large parts
+mean fewer parts at once.
+
 Every part's CRC32 is computed in the uploader thread (zlib releases the GIL). When anything
 fails, the others are told to stop, the parts that did finish are still recorded, and the error
 propagates.
