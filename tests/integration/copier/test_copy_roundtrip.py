@@ -107,3 +107,18 @@ def test_ranged_reads_reuse_their_keep_alive_connections(
     connections = {r.client_port for r in requests}
     assert len(requests) == 31  # the probe and one GET per part
     assert len(connections) <= small_parts.read_concurrency + 1
+
+
+def test_a_versioned_bucket_reports_the_new_version(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    server = serve(os.urandom(3 * 64 * 1024))
+
+    done = copy_url_to_s3(
+        server.url, s3=s3, bucket=BUCKET, key="b.tar", time_budget_s=60, config=small_parts
+    )
+
+    assert isinstance(done, CopyDone)
+    assert done.version_id is not None
+    assert done.version_id == s3.head_object(Bucket=BUCKET, Key="b.tar")["VersionId"]

@@ -252,7 +252,7 @@ def _complete(job: CopyJob) -> CopyDone:
         )
     parts = ledger.parts()
     etag, version_id = upload.complete(parts, ledger.crc32, size)
-    stored_size, stored_crc = upload.head(version_id)
+    stored_size, stored_crc = upload.head()
     if stored_size != size or (stored_crc is not None and stored_crc != ledger.crc32):
         upload.delete_object(version_id)
         stored = crc32_to_base64(stored_crc) if stored_crc is not None else "not reported"

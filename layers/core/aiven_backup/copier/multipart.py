@@ -24,7 +24,7 @@ from aiven_backup.errors import S3Unavailable, UploadFailed, UploadLost
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, HeadObjectOutputTypeDef
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 logger = logging.getLogger(__name__)
 
@@ -137,17 +137,17 @@ class MultipartUpload:
         version = response.get("VersionId")
         return response["ETag"], version if version not in (None, "", "null") else None
 
-    def head(self, version_id: str | None) -> tuple[int, int | None]:
-        """The finished object's size and full-object CRC32 (None when S3 does not report one)."""
+    def head(self) -> tuple[int, int | None]:
+        """The finished object's size and full-object CRC32 (None when S3 does not report one).
 
-        def call() -> HeadObjectOutputTypeDef:
-            if version_id:
-                return self.s3.head_object(
-                    Bucket=self.bucket, Key=self.key, VersionId=version_id, ChecksumMode="ENABLED"
-                )
-            return self.s3.head_object(Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED")
-
-        response = call_with_retries(call, self._backoff, f"read back {self.location}")
+        The latest version is read (needs only s3:GetObject); the service lock keeps other
+        writers of this key away.
+        """
+        response = call_with_retries(
+            partial(self.s3.head_object, Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED"),
+            self._backoff,
+            f"read back {self.location}",
+        )
         checksum = response.get("ChecksumCRC32")
         crc = crc32_from_base64(checksum.split("-")[0]) if checksum else None
         return response["ContentLength"], crc
