@@ -83,22 +83,6 @@ def test_existing_mode_without_a_backup_name_is_refused_before_any_aiven_call(
     assert_failure_notified(workflow, "InvalidExecutionInput")
 
 
-def test_a_failed_backup_task_fails_the_execution_with_aivens_reason(workflow: Workflow) -> None:
-    workflow.simulator.add_service(
-        PROJECT, SERVICE, task_outcome="failure", failure_result="disk full on node 2"
-    )
-
-    result = workflow.run({})
-
-    assert result.status == "FAILED"
-    assert result.error == "BackupTaskFailed"
-    assert "disk full on node 2" in (result.cause or "")
-    assert_nothing_left_in_s3(workflow)
-    notification = assert_failure_notified(workflow, "BackupTaskFailed")
-    assert "disk full on node 2" in notification["message"]
-    assert_lock_released(workflow)
-
-
 def test_a_powered_off_service_fails_before_any_backup_is_requested(workflow: Workflow) -> None:
     workflow.simulator.add_service(PROJECT, SERVICE, state="POWEROFF")
 

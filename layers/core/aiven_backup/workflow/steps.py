@@ -11,7 +11,7 @@ import json
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,13 +56,8 @@ logger = logging.getLogger(__name__)
 def start_backup(raw_input: object, execution: ExecutionRef, services: Services) -> RunState:
     """Validate the input, take the service's lock, preflight, and request the backup."""
     started = parse_timestamp(execution.started_at)
+    # The parser also refuses mode 'existing' without a backup name.
     request = parse_execution_input(raw_input, services.input_defaults, now=started)
-    if request.mode == "existing" and not _names_backup(raw_input):
-        raise InvalidExecutionInput(
-            "backup_name",
-            "required when mode is 'existing': give the name of the backup already on the "
-            "service (the name used when it was requested), or use mode 'request'",
-        )
     key = backup_key(
         request.s3_prefix, request.project, request.service, request.backup_name, started
     )
@@ -243,10 +238,11 @@ def handle_failure(
     error = failed_state.get("error") or {}
     error_name = str(error.get("Error") or "UnknownError")
     cause = readable_cause(error.get("Cause"))
-    project, service, backup_name, key, bucket = _identify(failed_state, services)
+    run = _identify(failed_state, services)
+    project, service, key, bucket = run.project, run.service, run.key, run.bucket
 
     cleanup: list[str] = []
-    if key and _copied_but_not_verified(failed_state):
+    if key and run.copied_but_not_verified:
         # Only verified backups stay: an object that failed verification is not what Aiven
         # made (or not a backup at all), and the source can be copied again.
         try:
@@ -278,7 +274,7 @@ def handle_failure(
     notification = failure_notification(
         project=project or "<unknown project>",
         service=service or "<unknown service>",
-        backup_name=backup_name,
+        backup_name=run.backup_name,
         error=error_name,
         cause=cause,
         execution_arn=execution.arn,
@@ -350,25 +346,30 @@ def _checked_url(url: str, services: Services) -> str:
     return url
 
 
-def _copied_but_not_verified(failed_state: Mapping[str, Any]) -> bool:
-    if not RunState.is_run_state(failed_state):
-        return False
-    state = RunState.from_dict(failed_state)
-    return state.copy.done and state.inventory is None
+@dataclass(frozen=True)
+class _FailedRun:
+    """What is known of a failed run: everything from a run state, less from the raw input."""
+
+    project: str | None
+    service: str | None
+    backup_name: str | None
+    key: str | None
+    bucket: str
+    copied_but_not_verified: bool = False
 
 
-def _names_backup(raw_input: object) -> bool:
-    return isinstance(raw_input, Mapping) and bool(raw_input.get("backup_name"))
-
-
-def _identify(
-    failed_state: Mapping[str, Any], services: Services
-) -> tuple[str | None, str | None, str | None, str | None, str]:
-    """Project, service, backup name, key and bucket of a failed run, as far as they are known."""
+def _identify(failed_state: Mapping[str, Any], services: Services) -> _FailedRun:
     if RunState.is_run_state(failed_state):
         state = RunState.from_dict(failed_state)
         request = state.request
-        return request.project, request.service, request.backup_name, state.key, state.bucket
+        return _FailedRun(
+            request.project,
+            request.service,
+            request.backup_name,
+            state.key,
+            state.bucket,
+            copied_but_not_verified=state.copy.done and state.inventory is None,
+        )
 
     raw_input = failed_state.get("input")
     given: Mapping[str, Any] = raw_input if isinstance(raw_input, Mapping) else {}
@@ -378,7 +379,7 @@ def _identify(
         return value if isinstance(value, str) and value else default
 
     defaults = services.input_defaults
-    return (
+    return _FailedRun(
         text("project", defaults.project),
         text("service", defaults.service),
         text("backup_name", None),
