@@ -245,7 +245,7 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> CopyConfig:
         min_part_size=64 * 1024,
         upload_concurrency=4,
         read_concurrency=3,
-        max_retries=3,
+        max_attempts=4,
         retry_base_delay=0.001,
         retry_max_delay=0.01,
         read_timeout=5.0,

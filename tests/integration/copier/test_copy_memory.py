@@ -26,7 +26,7 @@ from botocore.config import Config
 
 from aiven_backup.copier import CopyConfig, CopyDone, MiB, copy_url_to_s3
 from aiven_backup.copier.checksum import crc32_to_base64
-from aiven_backup.copier.client_hooks import prepare_client
+from aiven_backup.copier.upload_body import prepare_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

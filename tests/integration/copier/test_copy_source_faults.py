@@ -124,7 +124,7 @@ def test_a_source_that_keeps_failing_is_unavailable_before_any_upload_starts(
     with pytest.raises(SourceUnavailable, match="did not answer usefully after 4 attempts"):
         _copy(s3, server, small_parts)
 
-    assert len(server.behaviour.gets) == small_parts.max_retries + 1
+    assert len(server.behaviour.gets) == small_parts.max_attempts
     assert _uploads(s3) == []
 
 

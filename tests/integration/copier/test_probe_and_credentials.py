@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from tests.integration.copier.conftest import ServeSource
 
-FAST = CopyConfig(max_retries=2, retry_base_delay=0.001, retry_max_delay=0.01)
+FAST = CopyConfig(max_attempts=3, retry_base_delay=0.001, retry_max_delay=0.01)
 PASSWORD = "s3cr3t-p@ss/word"
 QUOTED_PASSWORD = "s3cr3t-p%40ss%2Fword"
 
@@ -66,7 +66,7 @@ def test_probe_gives_up_on_a_host_that_keeps_failing(serve: ServeSource) -> None
 
     with pytest.raises(SourceUnavailable):
         probe_source(server.url, config=FAST)
-    assert len(server.behaviour.gets) == FAST.max_retries + 1
+    assert len(server.behaviour.gets) == FAST.max_attempts
 
 
 def test_probe_gives_up_on_a_host_that_does_not_listen() -> None:

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
+from aiven_backup.copier.budget import CopyStoppedError
 from aiven_backup.copier.buffers import BufferPool
-from aiven_backup.copier.reader import CopyStoppedError
 
 
 def _stopped() -> threading.Event:

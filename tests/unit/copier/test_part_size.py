@@ -95,7 +95,7 @@ def test_part_numbers_start_at_one() -> None:
         {"min_part_size": 0},
         {"upload_concurrency": 0},
         {"read_concurrency": 0},
-        {"max_retries": -1},
+        {"max_attempts": 0},
         {"known_length_target_parts": 10_001},
         {"checksum_algorithm": "MD5"},
     ],

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from aiven_backup.env import StackEnvironment
 from aiven_backup.errors import StackMisconfigured
 from aiven_backup.workflow.execution_input import InputDefaults
 
@@ -22,7 +23,8 @@ class ApiSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ApiSettings:
         """``STATE_MACHINE_ARN``, ``LOCK_TABLE_NAME`` and the ``DEFAULT_*`` input defaults."""
-        arn = _required(env, "STATE_MACHINE_ARN")
+        read = StackEnvironment(env, who="the API function")
+        arn = read.required("STATE_MACHINE_ARN")
         if _STATE_MACHINE_ARN.fullmatch(arn) is None:
             raise StackMisconfigured(
                 f"STATE_MACHINE_ARN={arn!r} is not a state machine ARN "
@@ -34,16 +36,6 @@ class ApiSettings:
             raise StackMisconfigured(f"{error}; fix the stack parameter and redeploy") from error
         return cls(
             state_machine_arn=arn,
-            lock_table_name=_required(env, "LOCK_TABLE_NAME"),
+            lock_table_name=read.required("LOCK_TABLE_NAME"),
             input_defaults=defaults,
         )
-
-
-def _required(env: Mapping[str, str], name: str) -> str:
-    value = env.get(name, "").strip()
-    if not value:
-        raise StackMisconfigured(
-            f"environment variable {name} is not set: redeploy the stack (template.yaml sets it "
-            "for the API function)"
-        )
-    return value

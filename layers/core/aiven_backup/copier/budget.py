@@ -1,10 +1,15 @@
-"""The invocation's time budget: start a part only if it can finish before the deadline."""
+"""When a copy stops early: its time budget is nearly spent (start a part only if it can finish
+before the deadline), or another part failed (``CopyStoppedError``)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+
+
+class CopyStoppedError(Exception):
+    """Another part failed and the copy is stopping: abandon this one quietly."""
 
 
 class Budget:

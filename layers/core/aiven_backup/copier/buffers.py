@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from aiven_backup.copier.reader import CopyStoppedError
+from aiven_backup.copier.budget import CopyStoppedError
 
 
 class BufferPool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from aiven_backup.retry import TRANSFER_RETRY, RetryPolicy
 
 MiB = 1024**2
 GiB = 1024**3
@@ -20,8 +22,9 @@ class CopyConfig:
     when parts are large), except that one part always fits.
     ``read_concurrency`` is how many ranged GETs may run at once when the source honours
     ``Range`` (each belongs to one of the ``upload_concurrency`` parts in flight).
-    ``max_retries`` bounds the retries of one part (and of each S3 call) after a transient
-    fault; the waits grow from ``retry_base_delay`` doubling up to ``retry_max_delay``.
+    ``max_attempts`` bounds the attempts of one part's read (in a row without progress) and of
+    each S3 call; the waits grow from ``retry_base_delay`` doubling up to ``retry_max_delay``
+    (``retry_policy``: the rest of the policy is ``aiven_backup.retry.TRANSFER_RETRY``).
     ``checksum_algorithm`` is the S3 checksum every part carries (CRC32: zlib computes it in C
     without the GIL, and S3 combines it into a full-object checksum). ``min_part_size`` below
     S3's 5 MiB minimum only works against an emulator told to allow it (the tests do that).
@@ -32,9 +35,9 @@ class CopyConfig:
     known_length_target_parts: int = 9_000
     upload_concurrency: int = 8
     read_concurrency: int = 4
-    max_retries: int = 5
-    retry_base_delay: float = 0.5
-    retry_max_delay: float = 20.0
+    max_attempts: int = TRANSFER_RETRY.max_attempts
+    retry_base_delay: float = TRANSFER_RETRY.base_delay
+    retry_max_delay: float = TRANSFER_RETRY.max_delay
     checksum_algorithm: str = "CRC32"
     read_timeout: float = 60.0
     connect_timeout: float = 10.0
@@ -56,10 +59,24 @@ class CopyConfig:
                 raise ValueError(f"CopyConfig.{name} must be positive, got {value!r}")
         if self.known_length_target_parts > self.max_parts:
             raise ValueError("CopyConfig.known_length_target_parts must not exceed max_parts")
-        if self.max_retries < 0 or self.retry_base_delay < 0 or self.retry_max_delay < 0:
-            raise ValueError("CopyConfig retry settings must not be negative")
+        if self.max_attempts < 1:
+            raise ValueError(f"CopyConfig.max_attempts must be at least 1, got {self.max_attempts}")
+        if self.retry_base_delay < 0 or self.retry_max_delay < 0:
+            raise ValueError("CopyConfig retry delays must not be negative")
         if self.checksum_algorithm not in SUPPORTED_CHECKSUM_ALGORITHMS:
             raise ValueError(
                 f"CopyConfig.checksum_algorithm must be one of {SUPPORTED_CHECKSUM_ALGORITHMS}, "
                 f"got {self.checksum_algorithm!r}"
             )
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The transfer retry policy with this config's attempts and delays (hints cut to the
+        longest delay)."""
+        return replace(
+            TRANSFER_RETRY,
+            max_attempts=self.max_attempts,
+            base_delay=self.retry_base_delay,
+            max_delay=self.retry_max_delay,
+            max_hint=self.retry_max_delay,
+        )

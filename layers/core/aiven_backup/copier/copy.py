@@ -16,7 +16,6 @@ persists). The workflow's failure path calls ``abort_incomplete_uploads`` for th
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -25,17 +24,15 @@ import httpx
 
 from aiven_backup.copier.budget import Budget
 from aiven_backup.copier.checksum import crc32_to_base64
-from aiven_backup.copier.client_hooks import prepare_client
 from aiven_backup.copier.config import CopyConfig
-from aiven_backup.copier.cursor import CopyCursor
 from aiven_backup.copier.engine import CopyJob, ProgressCallback, run_parts
 from aiven_backup.copier.ledger import PartLedger
 from aiven_backup.copier.multipart import MultipartUpload, UploadedPart
-from aiven_backup.copier.outcome import CopyDone
+from aiven_backup.copier.outcome import CopyCursor, CopyDone
 from aiven_backup.copier.part_size import PartPlan, plan_parts
-from aiven_backup.copier.probe import probe_with_retries
-from aiven_backup.copier.retry import Backoff
+from aiven_backup.copier.reader import probe_with_retries
 from aiven_backup.copier.source import HttpSource, SourceInfo
+from aiven_backup.copier.upload_body import prepare_client
 from aiven_backup.errors import (
     BackupError,
     InvalidExecutionInput,
@@ -45,6 +42,7 @@ from aiven_backup.errors import (
     UploadFailed,
     UploadLost,
 )
+from aiven_backup.retry import RetryScope
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -76,13 +74,7 @@ def copy_url_to_s3(
     ``config.upload_concurrency``). ``progress(bytes_done, total)`` is called from this thread.
     """
     budget = Budget(time_budget_s)
-    backoff = Backoff(
-        config.max_retries,
-        config.retry_base_delay,
-        config.retry_max_delay,
-        stop=threading.Event(),
-        deadline=budget.deadline,
-    )
+    retry = RetryScope(config.retry_policy, deadline=budget.deadline)
     prepare_client(s3)
     _warn_if_pool_too_small(s3, config)
     own_client = http_client is None
@@ -92,15 +84,15 @@ def copy_url_to_s3(
             url, client, connect_timeout=config.connect_timeout, read_timeout=config.read_timeout
         )
         if cursor is None:
-            info = probe_with_retries(source, backoff)
+            info = probe_with_retries(source, retry)
             plan = plan_parts(info.size, config)
-            upload = MultipartUpload.create(s3, bucket, key, backoff)
+            upload = MultipartUpload.create(s3, bucket, key, retry)
             ledger = PartLedger(next_part=1, offset=0, crc32=0, earlier=[])
             total = info.size
         else:
-            upload = MultipartUpload(s3, bucket, key, cursor.upload_id, backoff)
+            upload = MultipartUpload(s3, bucket, key, cursor.upload_id, retry)
             with _aborted_on_fatal(upload):
-                info = probe_with_retries(source, backoff)
+                info = probe_with_retries(source, retry)
                 plan, ledger, total = _resume(source, upload, cursor, info)
         job = CopyJob(
             source=source,
@@ -109,7 +101,7 @@ def copy_url_to_s3(
             ledger=ledger,
             budget=budget,
             config=config,
-            backoff=backoff,
+            retry=retry,
             total=total,
             ranged=info.accepts_ranges,
             prefix_crc=ledger.crc32,

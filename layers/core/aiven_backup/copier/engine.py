@@ -33,9 +33,9 @@ from aiven_backup.copier.ledger import PartLedger
 from aiven_backup.copier.multipart import MultipartUpload, UploadedPart
 from aiven_backup.copier.part_size import S3_MAX_PARTS, PartPlan
 from aiven_backup.copier.reader import RangeFetcher, SequentialReader
-from aiven_backup.copier.retry import Backoff
 from aiven_backup.copier.source import HttpSource
 from aiven_backup.errors import UploadFailed
+from aiven_backup.retry import RetryScope
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class CopyJob:
     ledger: PartLedger
     budget: Budget
     config: CopyConfig
-    backoff: Backoff
+    retry: RetryScope
     total: int | None
     ranged: bool
     prefix_crc: int
@@ -60,7 +60,7 @@ class CopyJob:
 
     @property
     def stop(self) -> threading.Event:
-        return self.backoff.stop
+        return self.retry.stop
 
 
 def run_parts(job: CopyJob) -> bool:
@@ -156,7 +156,7 @@ class _SequentialRun(_Run):
         super().__init__(job, buffers=job.config.upload_concurrency + 1)
         self.reader = SequentialReader(
             job.source,
-            job.backoff,
+            job.retry,
             start=job.ledger.offset,
             total=job.total,
             ranged=job.ranged,
@@ -206,7 +206,7 @@ class _RangedRun(_Run):
     def __init__(self, job: CopyJob) -> None:
         super().__init__(job, buffers=job.config.upload_concurrency)
         assert job.total is not None
-        self.fetcher = RangeFetcher(job.source, job.backoff, total=job.total)
+        self.fetcher = RangeFetcher(job.source, job.retry, total=job.total)
         self.read_slots = threading.BoundedSemaphore(job.config.read_concurrency)
 
     def loop(self) -> bool:

@@ -3,7 +3,8 @@
 Every part carries ``x-amz-checksum-crc32``, which S3 checks against the bytes it received;
 the upload is created with ``ChecksumType=FULL_OBJECT`` so the finished object's CRC32 is that of
 the whole backup, and completion sends that CRC32 and the expected size for S3 to check too.
-S3 calls are retried as ``s3_errors`` says; a vanished upload raises ``UploadLost``.
+Every S3 call goes through ``aiven_backup.s3.retry``: transient faults are retried, a vanished
+upload raises ``UploadLost``, a refusal ``UploadFailed``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import IO, TYPE_CHECKING, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aiven_backup.copier.checksum import crc32_from_base64, crc32_to_base64
-from aiven_backup.copier.part_body import PartBody
-from aiven_backup.copier.retry import Backoff
-from aiven_backup.copier.s3_errors import call_with_retries, error_code, is_transient
-from aiven_backup.errors import S3Unavailable, UploadFailed, UploadLost
+from aiven_backup.copier.upload_body import PartBody
+from aiven_backup.retry import RetryScope
+from aiven_backup.s3.faults import S3Fault, classify_s3_error
+from aiven_backup.s3.retry import call_with_retries
+from aiven_backup.s3.translate import s3_failure
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -43,29 +45,30 @@ class MultipartUpload:
     """One multipart upload of ``s3://bucket/key``, identified by ``upload_id``."""
 
     def __init__(
-        self, s3: S3Client, bucket: str, key: str, upload_id: str, backoff: Backoff
+        self, s3: S3Client, bucket: str, key: str, upload_id: str, retry: RetryScope
     ) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.key = key
         self.upload_id = upload_id
-        self._backoff = backoff
+        self._retry = retry
 
     @property
     def location(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
     @classmethod
-    def create(cls, s3: S3Client, bucket: str, key: str, backoff: Backoff) -> MultipartUpload:
+    def create(cls, s3: S3Client, bucket: str, key: str, retry: RetryScope) -> MultipartUpload:
         """Start a new upload whose parts carry CRC32s combined into a full-object CRC32."""
         response = call_with_retries(
             lambda: s3.create_multipart_upload(
                 Bucket=bucket, Key=key, ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT"
             ),
-            backoff,
-            f"start a multipart upload of s3://{bucket}/{key}",
+            retry,
+            "start a multipart upload of",
+            f"s3://{bucket}/{key}",
         )
-        return cls(s3, bucket, key, response["UploadId"], backoff)
+        return cls(s3, bucket, key, response["UploadId"], retry)
 
     def upload_part(self, number: int, body: bytearray, crc32: int) -> UploadedPart:
         """Upload one part with its CRC32 (S3 rejects the part if the bytes do not match)."""
@@ -83,7 +86,7 @@ class MultipartUpload:
             )
             return UploadedPart(number=number, size=len(body), etag=response["ETag"], crc32=crc32)
 
-        return self._call(send, f"upload part {number} of {self.location}", resend_corrupt=True)
+        return self._call(send, f"upload part {number} of", resend_corrupt=True)
 
     def list_parts(self) -> list[UploadedPart]:
         """Every part S3 holds for this upload, in order (the source of truth on resume)."""
@@ -98,7 +101,7 @@ class MultipartUpload:
                     UploadId=self.upload_id,
                     PartNumberMarker=marker,
                 ),
-                f"list the parts of {self.location}",
+                "list the parts of",
             )
             for part in page.get("Parts", []):
                 checksum = part.get("ChecksumCRC32")
@@ -132,7 +135,7 @@ class MultipartUpload:
                 ChecksumType="FULL_OBJECT",
                 MpuObjectSize=size,
             ),
-            f"complete the upload of {self.location}",
+            "complete the upload of",
         )
         version = response.get("VersionId")
         return response["ETag"], version if version not in (None, "", "null") else None
@@ -143,10 +146,9 @@ class MultipartUpload:
         The latest version is read (needs only s3:GetObject); the service lock keeps other
         writers of this key away.
         """
-        response = call_with_retries(
+        response = self._call(
             partial(self.s3.head_object, Bucket=self.bucket, Key=self.key, ChecksumMode="ENABLED"),
-            self._backoff,
-            f"read back {self.location}",
+            "read back",
         )
         checksum = response.get("ChecksumCRC32")
         crc = crc32_from_base64(checksum.split("-")[0]) if checksum else None
@@ -172,7 +174,7 @@ class MultipartUpload:
                 Bucket=self.bucket, Key=self.key, UploadId=self.upload_id
             )
         except (ClientError, BotoCoreError) as error:
-            if isinstance(error, ClientError) and error_code(error)[0] == "NoSuchUpload":
+            if classify_s3_error(error) is S3Fault.NO_SUCH_UPLOAD:
                 return
             logger.warning(
                 "could not abort the multipart upload; the bucket's lifecycle rule or the "
@@ -180,17 +182,10 @@ class MultipartUpload:
                 extra={"location": self.location, "error": str(error)},
             )
 
-    def _call[T](self, call: Callable[[], T], what: str, *, resend_corrupt: bool = False) -> T:
-        try:
-            return call_with_retries(call, self._backoff, what, resend_corrupt=resend_corrupt)
-        except ClientError as error:
-            if error_code(error)[0] == "NoSuchUpload":
-                raise UploadLost(
-                    f"the multipart upload to {self.location} no longer exists (aborted, or "
-                    f"expired by the bucket's lifecycle rule) while trying to {what}; the copy "
-                    "must start again."
-                ) from None
-            raise
+    def _call[T](self, call: Callable[[], T], action: str, *, resend_corrupt: bool = False) -> T:
+        return call_with_retries(
+            call, self._retry, action, self.location, resend_corrupt=resend_corrupt
+        )
 
 
 def abort_incomplete_uploads(s3: S3Client, bucket: str, key: str) -> int:
@@ -205,17 +200,10 @@ def abort_incomplete_uploads(s3: S3Client, bucket: str, key: str) -> int:
                 try:
                     s3.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
                 except ClientError as error:
-                    if error_code(error)[0] != "NoSuchUpload":
+                    if classify_s3_error(error) is not S3Fault.NO_SUCH_UPLOAD:
                         raise
                     continue
                 aborted += 1
     except (ClientError, BotoCoreError) as error:
-        if is_transient(error):
-            raise S3Unavailable(
-                f"S3 failed while aborting the unfinished uploads of s3://{bucket}/{key}: {error}"
-            ) from None
-        raise UploadFailed(
-            f"S3 refused to abort the unfinished uploads of s3://{bucket}/{key}: {error}. Check "
-            "the function's s3:ListBucketMultipartUploads and s3:AbortMultipartUpload permissions."
-        ) from None
+        raise s3_failure(error, "abort the unfinished uploads of", f"s3://{bucket}/{key}") from None
     return aborted

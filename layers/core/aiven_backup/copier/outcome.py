@@ -1,9 +1,92 @@
-"""What a finished copy reports."""
+"""What one call of the copier returns: ``CopyDone`` when the object is complete, else the
+``CopyCursor`` to resume from.
+
+The cursor is small enough for a Step Functions state, whatever the backup's size. S3 is the
+source of truth for what was uploaded (the next call lists the parts); the cursor only says which
+upload, how far the contiguous prefix goes, how parts are sized, how big the source was, and the
+CRC32 of the uploaded prefix (so the whole object's CRC32 can be finished later and a re-read
+prefix can be checked).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from aiven_backup.errors import InvalidExecutionInput
+
+CURSOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CopyCursor:
+    """Resume point: parts ``1 .. next_part - 1`` (``offset`` bytes, CRC32 ``crc32``) are in
+    upload ``upload_id``; ``part_size`` is the plan's base size and ``total_size`` the source's
+    size (None: unknown)."""
+
+    upload_id: str
+    next_part: int
+    offset: int
+    part_size: int
+    total_size: int | None
+    crc32: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": CURSOR_VERSION,
+            "upload_id": self.upload_id,
+            "next_part": self.next_part,
+            "offset": self.offset,
+            "part_size": self.part_size,
+            "total_size": self.total_size,
+            "crc32": f"{self.crc32:08x}",
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CopyCursor:
+        """Parse ``to_dict``'s output; raises ``InvalidExecutionInput`` naming the bad field."""
+
+        def integer(name: str, minimum: int, *, optional: bool = False) -> int | None:
+            value = data.get(name)
+            if value is None and optional:
+                return None
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise InvalidExecutionInput(
+                    f"cursor.{name}", f"must be an integer >= {minimum}, got {value!r}"
+                )
+            return value
+
+        if data.get("version", CURSOR_VERSION) != CURSOR_VERSION:
+            raise InvalidExecutionInput(
+                "cursor.version", f"unsupported cursor version {data.get('version')!r}"
+            )
+        upload_id = data.get("upload_id")
+        if not isinstance(upload_id, str) or not upload_id:
+            raise InvalidExecutionInput("cursor.upload_id", "must be a non-empty string")
+        crc_text = data.get("crc32", "00000000")
+        try:
+            crc32 = int(str(crc_text), 16)
+        except ValueError:
+            raise InvalidExecutionInput(
+                "cursor.crc32", f"must be 8 hex digits, got {crc_text!r}"
+            ) from None
+        if not 0 <= crc32 <= 0xFFFFFFFF:
+            raise InvalidExecutionInput("cursor.crc32", f"must be 8 hex digits, got {crc_text!r}")
+        next_part = integer("next_part", 1)
+        offset = integer("offset", 0)
+        part_size = integer("part_size", 1)
+        assert next_part is not None
+        assert offset is not None
+        assert part_size is not None
+        return cls(
+            upload_id=upload_id,
+            next_part=next_part,
+            offset=offset,
+            part_size=part_size,
+            total_size=integer("total_size", 0, optional=True),
+            crc32=crc32,
+        )
 
 
 @dataclass(frozen=True)

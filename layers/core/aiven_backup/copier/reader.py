@@ -1,69 +1,112 @@
-"""Fill part buffers from the source, reconnecting after transient faults.
+"""Read the source with retries: the probe, and filling part buffers across reconnects.
 
+``probe_with_retries`` asks for the first byte (exists? how big? ``Range`` honoured?).
 ``SequentialReader`` keeps one body open and reads the backup front to back (a source without
-``Range`` is re-read from byte 0 and skipped forward after a reconnect). ``RangeFetcher`` reads
-one part with its own ranged GET, so several parts can be fetched at once. Both resume a broken
-body at the first byte not yet received, give up after ``Backoff.retries`` failed attempts in a
-row without progress, and then raise ``SourceTruncated`` when the body kept ending early, else
-``SourceUnavailable``.
+``Range`` is re-read from byte 0 and skipped forward after a reconnect). ``RangeFetcher`` reads one
+part with its own ranged GET, so several parts can be fetched at once. Both resume a broken body at
+the first byte not yet received, give up after the policy's attempts in a row without progress,
+and then raise ``SourceTruncated`` when the body kept ending early, else ``SourceUnavailable``.
 """
 
 from __future__ import annotations
 
 import logging
 
-from aiven_backup.copier.retry import Backoff
-from aiven_backup.copier.source import HttpSource, SourceBody, TransientSourceError
+import httpx
+
+from aiven_backup.copier.budget import CopyStoppedError
+from aiven_backup.copier.config import CopyConfig
+from aiven_backup.copier.source import HttpSource, SourceBody, SourceInfo, TransientSourceError
 from aiven_backup.errors import SourceChanged, SourceTruncated, SourceUnavailable
+from aiven_backup.retry import Attempts, GaveUp, RetryScope
 
 logger = logging.getLogger(__name__)
 
 
-class CopyStoppedError(Exception):
-    """Another part failed and the copy is stopping: abandon this one quietly."""
+def probe_with_retries(source: HttpSource, retry: RetryScope) -> SourceInfo:
+    """``source.probe()`` retried on transient faults; ``SourceUnavailable`` when spent."""
+    attempts = retry.attempts()
+    while True:
+        try:
+            return source.probe()
+        except TransientSourceError as fault:
+            if not attempts.wait(fault.retry_after):
+                raise SourceUnavailable(
+                    f"the backup download {source.display} did not answer usefully after "
+                    f"{attempts.made} attempts ({fault}). The host may be down or overloaded; "
+                    "retry later."
+                ) from None
 
 
-class _Attempts:
-    """Counts failed attempts in a row without progress; raises the right error when spent."""
+def probe_source(
+    url: str,
+    *,
+    client: httpx.Client | None = None,
+    timeout: float = 30.0,
+    config: CopyConfig | None = None,
+) -> SourceInfo:
+    """Probe ``url`` with a ranged GET of byte 0 (HEAD is not relied on).
 
-    def __init__(self, source: HttpSource, backoff: Backoff, total: int | None) -> None:
+    The size comes from ``Content-Range``'s total, else ``Content-Length``. 404/410 raise
+    ``BackupNotAvailable``; 3xx, 401, 403 and other 4xx raise ``SourceRejected``; 5xx, 429 and
+    connection faults are retried (``config``'s retry settings) and then raise
+    ``SourceUnavailable``. ``timeout`` bounds connecting and each read.
+    """
+    settings = config or CopyConfig()
+    own_client = client is None
+    http = client or httpx.Client()
+    try:
+        source = HttpSource(url, http, connect_timeout=timeout, read_timeout=timeout)
+        return probe_with_retries(source, RetryScope(settings.retry_policy))
+    finally:
+        if own_client:
+            http.close()
+
+
+class _ReadAttempts:
+    """One read's attempts: waits between them, and names the error when they are spent."""
+
+    def __init__(self, source: HttpSource, retry: RetryScope, total: int | None) -> None:
         self._source = source
-        self._backoff = backoff
+        self._attempts: Attempts = retry.attempts()
         self._total = total
-        self._failures = 0
 
     def progressed(self) -> None:
-        self._failures = 0
+        self._attempts.progressed()
 
     def failed(self, fault: TransientSourceError, position: int) -> None:
-        """Wait before the next attempt, or raise when the retries are spent."""
-        if self._failures >= self._backoff.retries:
-            self._give_up(fault, position)
-        logger.warning(
-            "download attempt failed, retrying",
-            extra={"source": self._source.display, "position": position, "fault": str(fault)},
-        )
-        if not self._backoff.wait(self._failures, fault.retry_after):
-            if self._backoff.stopped:
-                raise CopyStoppedError
+        """Wait before the next attempt, or raise when the attempts are spent."""
+        attempts = self._attempts
+
+        def announce(seconds: float) -> None:
+            logger.warning(
+                "download attempt failed; retrying in %.1f s",
+                seconds,
+                extra={"source": self._source.display, "position": position, "fault": str(fault)},
+            )
+
+        if attempts.wait(fault.retry_after, announce=announce):
+            return
+        if attempts.gave_up is GaveUp.STOPPED:
+            raise CopyStoppedError
+        if attempts.gave_up is GaveUp.OUT_OF_TIME:
             raise SourceUnavailable(
                 f"the download from {self._source.display} failed at byte {position} ({fault}) "
                 "and this invocation's time is nearly spent; the next one resumes the copy."
             )
-        self._failures += 1
+        self._give_up(fault, position, attempts.made)
 
-    def _give_up(self, fault: TransientSourceError, position: int) -> None:
-        attempts = self._failures + 1
+    def _give_up(self, fault: TransientSourceError, position: int, made: int) -> None:
         if fault.short_body:
             announced = f" of {self._total}" if self._total is not None else ""
             raise SourceTruncated(
-                f"the download from {self._source.display} kept ending early: {attempts} attempts "
+                f"the download from {self._source.display} kept ending early: {made} attempts "
                 f"in a row stopped at byte {position}{announced} ({fault}). The backup file is "
                 "shorter than announced or the host cuts it off; nothing partial was kept. Check "
                 "the backup in Aiven and request a new one if it is damaged."
             )
         raise SourceUnavailable(
-            f"the download from {self._source.display} failed {attempts} times in a row at byte "
+            f"the download from {self._source.display} failed {made} times in a row at byte "
             f"{position} ({fault}). The host may be down or overloaded; the copy can be retried."
         )
 
@@ -87,7 +130,7 @@ class SequentialReader:
     def __init__(
         self,
         source: HttpSource,
-        backoff: Backoff,
+        retry: RetryScope,
         *,
         start: int,
         total: int | None,
@@ -95,7 +138,7 @@ class SequentialReader:
         prefix_crc: int | None = None,
     ) -> None:
         self._source = source
-        self._backoff = backoff
+        self._retry = retry
         self._total = total
         self._ranged = ranged
         self._position = start
@@ -134,10 +177,10 @@ class SequentialReader:
 
     def read(self, view: memoryview) -> int:
         """Fill ``view`` with the next bytes; fewer only at the end of the backup."""
-        attempts = _Attempts(self._source, self._backoff, self._total)
+        attempts = _ReadAttempts(self._source, self._retry, self._total)
         filled = 0
         while filled < len(view):
-            if self._backoff.stop.is_set():
+            if self._retry.stop.is_set():
                 raise CopyStoppedError
             before = filled
             try:
@@ -159,7 +202,7 @@ class SequentialReader:
         self._position += filled
         return filled
 
-    def _reopen_after_end(self, attempts: _Attempts, position: int, progressed: bool) -> bool:
+    def _reopen_after_end(self, attempts: _ReadAttempts, position: int, progressed: bool) -> bool:
         """The body ended cleanly at ``position``: reopen for more (True) or accept the end."""
         body = self._body
         self.close()
@@ -181,18 +224,18 @@ class SequentialReader:
 class RangeFetcher:
     """Fetches exactly one part's bytes with ranged GETs (the source must honour ``Range``)."""
 
-    def __init__(self, source: HttpSource, backoff: Backoff, *, total: int) -> None:
+    def __init__(self, source: HttpSource, retry: RetryScope, *, total: int) -> None:
         self._source = source
-        self._backoff = backoff
+        self._retry = retry
         self._total = total
 
     def fetch(self, view: memoryview, offset: int) -> None:
         """Fill ``view`` with the bytes at ``offset``; raises unless every byte arrived."""
-        attempts = _Attempts(self._source, self._backoff, self._total)
+        attempts = _ReadAttempts(self._source, self._retry, self._total)
         filled = 0
         last = offset + len(view) - 1
         while filled < len(view):
-            if self._backoff.stop.is_set():
+            if self._retry.stop.is_set():
                 raise CopyStoppedError
             before = filled
             try:

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 
 from aiven_backup.errors import BackupNotAvailable, SourceChanged, SourceRejected
+from aiven_backup.retry import parse_retry_after
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
@@ -56,11 +57,6 @@ def public_url(url: str) -> str:
     except ValueError:
         return "<unparseable URL>"
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None
 
 
 def _content_length(response: httpx.Response) -> int | None:
@@ -248,7 +244,7 @@ class HttpSource:
         if status in (408, 429) or (500 <= status < 600 and status != 501):
             raise TransientSourceError(
                 f"the download host {self.display} answered HTTP {status}",
-                retry_after=_retry_after(response),
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         hint = (
             "it redirects, and redirects are not followed"

@@ -6,8 +6,9 @@ import json
 import re
 from typing import TYPE_CHECKING
 
+from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
+from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.inventory import Inventory
-from aiven_backup.verify.s3_errors import s3_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -33,7 +34,14 @@ def verification_tags(inventory: Inventory) -> dict[str, str]:
     }
 
 
-def write_inventory(s3: S3Client, bucket: str, key: str, inventory: Inventory) -> str:
+def write_inventory(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    inventory: Inventory,
+    *,
+    retry: RetriesOneOperation = TRANSFER_RETRY,
+) -> str:
     """Write ``<key>.inventory.json``, tag ``key`` as verified; returns the inventory's key.
 
     Tags the object already has are kept (as many as S3's limit of 10 leaves room for). Writing
@@ -41,22 +49,34 @@ def write_inventory(s3: S3Client, bucket: str, key: str, inventory: Inventory) -
     """
     target = inventory_key(key)
     body = {"object": {"bucket": bucket, "key": key}, **inventory.to_dict()}
-    with s3_errors(f"s3://{bucket}/{target}", "write the inventory to"):
-        s3.put_object(
+    call_with_retries(
+        lambda: s3.put_object(
             Bucket=bucket,
             Key=target,
             Body=json.dumps(body, indent=2).encode(),
             ContentType="application/json",
-        )
+        ),
+        retry,
+        "write the inventory to",
+        f"s3://{bucket}/{target}",
+    )
     location = f"s3://{bucket}/{key}"
-    with s3_errors(location, "read the tags of"):
-        existing = s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]
+    existing = call_with_retries(
+        lambda: s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"],
+        retry,
+        "read the tags of",
+        location,
+    )
     ours = verification_tags(inventory)
     kept = [tag for tag in existing if tag["Key"] not in ours][: MAX_TAGS - len(ours)]
     tag_set: list[TagTypeDef] = [*kept]
     tag_set.extend({"Key": name, "Value": value} for name, value in ours.items())
-    with s3_errors(location, "tag"):
-        s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": tag_set})
+    call_with_retries(
+        lambda: s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": tag_set}),
+        retry,
+        "tag",
+        location,
+    )
     return target
 
 

@@ -6,7 +6,8 @@ import bisect
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
-from aiven_backup.verify.s3_errors import s3_errors
+from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
+from aiven_backup.s3.retry import call_with_retries
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -34,12 +35,14 @@ class S3RangeReader:
         *,
         read_ahead: int = READ_AHEAD,
         cached_chunks: int = CACHED_CHUNKS,
+        retry: RetriesOneOperation = TRANSFER_RETRY,
     ) -> None:
         self.bucket = bucket
         self.key = key
         self.size = size
         self.requests = 0
         self._s3 = s3
+        self._retry = retry
         self._read_ahead = read_ahead
         self._cached_chunks = cached_chunks
         self._chunks: OrderedDict[int, bytes] = OrderedDict()  # insertion order, for eviction
@@ -80,9 +83,11 @@ class S3RangeReader:
             del self._starts[bisect.bisect_left(self._starts, evicted)]
 
     def _get(self, start: int, end: int) -> bytes:
-        self.requests += 1
-        with s3_errors(self.location, "read"):
+        def get() -> bytes:
+            self.requests += 1
             response = self._s3.get_object(
                 Bucket=self.bucket, Key=self.key, Range=f"bytes={start}-{end - 1}"
             )
             return response["Body"].read()
+
+        return call_with_retries(get, self._retry, "read", self.location)

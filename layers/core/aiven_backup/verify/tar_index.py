@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiven_backup.errors import NotAnInfluxBackup
-from aiven_backup.verify.s3_errors import s3_errors
+from aiven_backup.retry import TRANSFER_RETRY
+from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.s3_ranges import S3RangeReader
 
 if TYPE_CHECKING:
@@ -49,8 +50,12 @@ def index_tar_in_s3(
 ) -> list[TarMember]:
     """The members of the tar at ``s3://bucket/key``; ``size`` saves a HeadObject when known."""
     if size is None:
-        with s3_errors(f"s3://{bucket}/{key}", "index"):
-            size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+        size = call_with_retries(
+            lambda: s3.head_object(Bucket=bucket, Key=key)["ContentLength"],
+            TRANSFER_RETRY,
+            "index",
+            f"s3://{bucket}/{key}",
+        )
     return index_tar(S3RangeReader(s3, bucket, key, size))
 
 

@@ -10,9 +10,10 @@ import posixpath
 from typing import TYPE_CHECKING
 
 from aiven_backup.errors import BackupFileMissing, NotAnInfluxBackup
+from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
+from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.inventory import Inventory, InventoryFile
 from aiven_backup.verify.manifest import BackupManifest, ManifestEntry, parse_manifest
-from aiven_backup.verify.s3_errors import s3_errors
 from aiven_backup.verify.s3_ranges import S3RangeReader
 from aiven_backup.verify.tar_index import TarMember, describe_bytes, index_tar, normalize_name
 
@@ -27,7 +28,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 _LISTED_IN_MESSAGES = 5
 
 
-def verify_backup(s3: S3Client, bucket: str, key: str) -> Inventory:
+def verify_backup(
+    s3: S3Client, bucket: str, key: str, *, retry: RetriesOneOperation = TRANSFER_RETRY
+) -> Inventory:
     """The inventory of the portable backup in the tar at ``s3://bucket/key``.
 
     Raises ``NotAnInfluxBackup`` when the object is no tar, holds no ``*.manifest`` or holds
@@ -35,9 +38,10 @@ def verify_backup(s3: S3Client, bucket: str, key: str) -> Inventory:
     files the tar does not hold.
     """
     location = f"s3://{bucket}/{key}"
-    with s3_errors(location, "verify"):
-        size = s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
-    reader = S3RangeReader(s3, bucket, key, size)
+    size = call_with_retries(
+        lambda: s3.head_object(Bucket=bucket, Key=key)["ContentLength"], retry, "verify", location
+    )
+    reader = S3RangeReader(s3, bucket, key, size, retry=retry)
     members = {m.name: m for m in index_tar(reader)}  # a later copy of a name wins, as in tar
     manifest_members = _find_manifests(members, location)
     folder = posixpath.dirname(manifest_members[0].name)

@@ -85,12 +85,12 @@ class InputDefaults:
         variable) rather than on every execution.
         """
         try:
-            mode = _choice("mode", env.get("DEFAULT_MODE") or "request", MODES)
+            mode = _choice("mode", env.get("DEFAULT_MODE") or cls.mode, MODES)
             route = _choice(
-                "access_route", env.get("DEFAULT_ACCESS_ROUTE") or "auto", ACCESS_ROUTES
+                "access_route", env.get("DEFAULT_ACCESS_ROUTE") or cls.access_route, ACCESS_ROUTES
             )
             prefix_value = env.get("DEFAULT_S3_PREFIX")
-            prefix = DEFAULT_S3_PREFIX if prefix_value is None else validate_s3_prefix(prefix_value)
+            prefix = cls.s3_prefix if prefix_value is None else validate_s3_prefix(prefix_value)
         except InvalidExecutionInput as error:
             variable = f"DEFAULT_{error.field.upper()}"
             raise ValueError(f"environment variable {variable}: {error.reason}") from error

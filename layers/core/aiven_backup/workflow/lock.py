@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
-# Longer than the state machine's own 24 h timeout, so only a crashed run's lock ever expires.
-DEFAULT_TTL_SECONDS = 26 * 3600
+# Longer than the state machine's own 36 h timeout, so only a crashed run's lock ever expires.
+DEFAULT_TTL_SECONDS = 37 * 3600
 
 _ACQUIRE_CONDITION = "attribute_not_exists(lock_id) OR expires_at < :now OR #owner = :owner"
 

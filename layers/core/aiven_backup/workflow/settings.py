@@ -1,15 +1,21 @@
-"""The stack's configuration, read from the environment the template gives every function."""
+"""The stack's configuration, read from the environment the template gives every function.
+
+Each default is written once: on the dataclass field, or as the named constant of the module that
+owns the setting. ``tests/unit/config`` checks that ``template.yaml`` passes the same defaults.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from aiven_backup.aiven.retry import RetryPolicy
+from aiven_backup.aiven.client import DEFAULT_BASE_URL
 from aiven_backup.copier import CopyConfig
-from aiven_backup.download_guard import parse_allowed_hosts
-from aiven_backup.errors import StackMisconfigured
+from aiven_backup.download_guard import DEFAULT_ALLOWED_HOSTS, parse_allowed_hosts
+from aiven_backup.env import StackEnvironment
+from aiven_backup.retry import AIVEN_API_RETRY, RetryPolicy
+from aiven_backup.workflow.lock import DEFAULT_TTL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -26,70 +32,74 @@ class PollSchedule:
 
 @dataclass(frozen=True)
 class Settings:
-    aiven_api_url: str
     aiven_token_secret_id: str
     bucket: str
     topic_arn: str
     lock_table: str
-    allowed_download_hosts: tuple[str, ...]
-    allow_insecure_download: bool
-    poll: PollSchedule
-    lock_ttl_seconds: int
-    copy_time_margin_seconds: float
+    aiven_api_url: str = DEFAULT_BASE_URL
+    allowed_download_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS
+    allow_insecure_download: bool = False
+    poll: PollSchedule = PollSchedule()
+    lock_ttl_seconds: int = DEFAULT_TTL_SECONDS
+    # Seconds of CopyBackup's invocation kept free for completing and reading back the object.
+    copy_time_margin_seconds: float = 60.0
     # Polls that may see the download URL answer 404 after the task succeeded before the backup
     # counts as replaced: the object store can lag the task's completion by a little.
-    not_found_grace_polls: int
-    aiven_retry: RetryPolicy
-    copy: CopyConfig
+    not_found_grace_polls: int = 3
+    aiven_retry: RetryPolicy = AIVEN_API_RETRY
+    copy: CopyConfig = field(default_factory=CopyConfig)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
-        def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
-                raise StackMisconfigured(
-                    f"environment variable {name} is not set: redeploy the stack (template.yaml "
-                    "sets it for every function)"
-                )
-            return value
-
-        def number(name: str, default: float) -> float:
-            raw = env.get(name, "").strip()
-            try:
-                value = float(raw) if raw else default
-            except ValueError:
-                raise StackMisconfigured(f"{name}={raw!r} is not a number") from None
-            if value < 0:
-                raise StackMisconfigured(f"{name}={raw!r} must not be negative")
-            return value
-
+        read = StackEnvironment(env)
         return cls(
-            aiven_api_url=env.get("AIVEN_API_URL", "").strip() or "https://api.aiven.io",
-            aiven_token_secret_id=required("AIVEN_TOKEN_SECRET_ID"),
-            bucket=required("BACKUP_BUCKET"),
-            topic_arn=required("NOTIFICATION_TOPIC_ARN"),
-            lock_table=required("LOCK_TABLE_NAME"),
-            allowed_download_hosts=parse_allowed_hosts(
-                env.get("ALLOWED_DOWNLOAD_HOSTS", "") or "*.aivencloud.com"
+            aiven_token_secret_id=read.required("AIVEN_TOKEN_SECRET_ID"),
+            bucket=read.required("BACKUP_BUCKET"),
+            topic_arn=read.required("NOTIFICATION_TOPIC_ARN"),
+            lock_table=read.required("LOCK_TABLE_NAME"),
+            aiven_api_url=read.text("AIVEN_API_URL", cls.aiven_api_url),
+            allowed_download_hosts=(
+                parse_allowed_hosts(read.raw("ALLOWED_DOWNLOAD_HOSTS"))
+                if read.has("ALLOWED_DOWNLOAD_HOSTS")
+                else cls.allowed_download_hosts
             ),
-            allow_insecure_download=env.get("ALLOW_INSECURE_DOWNLOAD", "").lower() == "true",
+            allow_insecure_download=read.flag("ALLOW_INSECURE_DOWNLOAD"),
             poll=PollSchedule(
-                initial_seconds=int(number("POLL_INITIAL_SECONDS", 30)),
-                maximum_seconds=int(number("POLL_MAX_SECONDS", 900)),
-                deadline_seconds=int(number("POLL_DEADLINE_SECONDS", 86_400)),
+                initial_seconds=read.integer("POLL_INITIAL_SECONDS", cls.poll.initial_seconds),
+                maximum_seconds=read.integer("POLL_MAX_SECONDS", cls.poll.maximum_seconds),
+                deadline_seconds=read.integer("POLL_DEADLINE_SECONDS", cls.poll.deadline_seconds),
             ),
-            lock_ttl_seconds=int(number("LOCK_TTL_SECONDS", 133_200)),
-            copy_time_margin_seconds=number("COPY_TIME_MARGIN_SECONDS", 60),
-            not_found_grace_polls=int(number("NOT_FOUND_GRACE_POLLS", 3)),
-            aiven_retry=RetryPolicy(
-                max_attempts=max(1, int(number("AIVEN_RETRY_MAX_ATTEMPTS", 6))),
-                base_delay=number("AIVEN_RETRY_BASE_DELAY", 2.0),
-                max_delay=number("AIVEN_RETRY_MAX_DELAY", 15.0),
-                max_total_wait=number("AIVEN_RETRY_MAX_TOTAL_WAIT", 120.0),
+            lock_ttl_seconds=read.integer("LOCK_TTL_SECONDS", cls.lock_ttl_seconds),
+            copy_time_margin_seconds=read.number(
+                "COPY_TIME_MARGIN_SECONDS", cls.copy_time_margin_seconds
             ),
-            copy=CopyConfig(
-                max_retries=int(number("COPY_MAX_RETRIES", 5)),
-                retry_base_delay=number("COPY_RETRY_BASE_DELAY", 0.5),
-                retry_max_delay=number("COPY_RETRY_MAX_DELAY", 20.0),
-            ),
+            not_found_grace_polls=read.integer("NOT_FOUND_GRACE_POLLS", cls.not_found_grace_polls),
+            aiven_retry=_aiven_retry(read),
+            copy=_copy_config(read),
         )
+
+
+def _aiven_retry(read: StackEnvironment) -> RetryPolicy:
+    default = AIVEN_API_RETRY
+    total = default.max_total_wait
+    return RetryPolicy(
+        max_attempts=max(1, read.integer("AIVEN_RETRY_MAX_ATTEMPTS", default.max_attempts)),
+        base_delay=read.number("AIVEN_RETRY_BASE_DELAY", default.base_delay),
+        max_delay=read.number("AIVEN_RETRY_MAX_DELAY", default.max_delay),
+        max_total_wait=None if total is None else read.number("AIVEN_RETRY_MAX_TOTAL_WAIT", total),
+    )
+
+
+def _copy_config(read: StackEnvironment) -> CopyConfig:
+    """``COPY_MAX_ATTEMPTS`` counts attempts like every other retry setting; the older
+    ``COPY_MAX_RETRIES`` (retries after the first attempt) is still read when it alone is set."""
+    default = CopyConfig()
+    if read.has("COPY_MAX_ATTEMPTS") or not read.has("COPY_MAX_RETRIES"):
+        attempts = read.integer("COPY_MAX_ATTEMPTS", default.max_attempts)
+    else:
+        attempts = read.integer("COPY_MAX_RETRIES", default.max_attempts - 1) + 1
+    return CopyConfig(
+        max_attempts=max(1, attempts),
+        retry_base_delay=read.number("COPY_RETRY_BASE_DELAY", default.retry_base_delay),
+        retry_max_delay=read.number("COPY_RETRY_MAX_DELAY", default.retry_max_delay),
+    )
