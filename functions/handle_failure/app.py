@@ -7,7 +7,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiven_backup.redaction import install_redaction
-from aiven_backup.workflow import steps
+from aiven_backup.workflow import failure
 from aiven_backup.workflow.run_state import ExecutionRef
 from aiven_backup.workflow.services import services_from_env
 
@@ -21,7 +21,7 @@ install_redaction(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     execution = ExecutionRef(**event["execution"])
     logger.append_keys(execution=execution.name)
-    report = steps.handle_failure(event["failed"], execution, services_from_env())
+    report = failure.handle_failure(event["failed"], execution, services_from_env())
     metrics.add_metric("BackupFailures", MetricUnit.Count, 1)
     logger.warning("backup failed: %s: %s", report["error"], report["cause"])
     return report

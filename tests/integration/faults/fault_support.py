@@ -96,20 +96,24 @@ def targeted_download_fault(
 
 
 @contextlib.contextmanager
-def failing_upload_parts(code: str, status: int, times: int) -> Iterator[list[str]]:
-    """Answer the first ``times`` UploadPart attempts of every S3 client made meanwhile with an
-    S3 error (``SlowDown``/503, ``InternalError``/500), before moto sees them.
+def failing_s3_calls(operation: str, code: str, status: int, times: int) -> Iterator[list[str]]:
+    """Answer the first ``times`` attempts of S3 ``operation`` (``UploadPart``, ``GetObject``...)
+    of every S3 client made meanwhile with an S3 error (``SlowDown``/503, ``Throttling``/400,
+    ``TooManyRequests``/429...), before moto sees them; after the block, calls pass again.
 
     The hook sits on boto3's default session, from which the stack's functions create their
-    clients, so botocore's own retries and the copier's both meet the fault as in AWS. Their
-    back-off waits are skipped, as the state machine's are. Yields the attempts' part numbers.
+    clients, so botocore's own retries and the product's both meet the fault as in AWS. Their
+    back-off waits are skipped, as the state machine's are. Yields the attempts' URLs.
     """
     attempts: list[str] = []
     lock = threading.Lock()
+    active = True
 
     def inject(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
         with lock:
-            attempts.append(request.url.split("partNumber=")[1].split("&")[0])
+            if not active:
+                return None
+            attempts.append(request.url)
             if len(attempts) > times:
                 return None
         body = (
@@ -125,11 +129,14 @@ def failing_upload_parts(code: str, status: int, times: int) -> Iterator[list[st
     events = boto3._get_default_session().events
     # A before-send handler may answer in place of the wire; the stubs type handlers as -> None.
     handler = cast("Callable[..., None]", inject)
-    events.register_first("before-send.s3.UploadPart", handler, unique_id="fault-matrix-s3")
+    event = f"before-send.s3.{operation}"
+    events.register_first(event, handler, unique_id=f"fault-matrix-s3-{operation}")
     try:
         with mock.patch(
             "botocore.retries.standard.ExponentialBackoff.delay_amount", return_value=0
         ):
             yield attempts
     finally:
-        events.unregister("before-send.s3.UploadPart", unique_id="fault-matrix-s3")
+        with lock:
+            active = False
+        events.unregister(event, unique_id=f"fault-matrix-s3-{operation}")

@@ -13,7 +13,7 @@ from tests.integration.faults.fault_support import (
     PROBE_RANGE,
     TargetedDownloadFault,
     data_gets,
-    failing_upload_parts,
+    failing_s3_calls,
     targeted_download_fault,
 )
 from tests.support.workflow import (
@@ -337,7 +337,7 @@ def test_a_few_s3_upload_part_failures_are_retried_and_the_backup_lands(
 ) -> None:
     workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
 
-    with failing_upload_parts(code, status, times=3) as attempts:
+    with failing_s3_calls("UploadPart", code, status, times=3) as attempts:
         result = workflow.run({})
 
     assert result.status == "SUCCEEDED", result.cause
@@ -351,7 +351,7 @@ def test_persistent_s3_slowdown_fails_with_s3_unavailable_and_leaves_no_upload(
     workflow = make_workflow(environment={"COPY_MAX_RETRIES": "1"})
     workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
 
-    with failing_upload_parts("SlowDown", 503, times=10**6) as attempts:
+    with failing_s3_calls("UploadPart", "SlowDown", 503, times=10**6) as attempts:
         result = workflow.run({})
 
     assert result.status == "FAILED"

@@ -1,5 +1,5 @@
-"""The workflow's steps as plain functions: one per Lambda, called the same way by the handlers,
-the local runner and the tests.
+"""The workflow's steps on the way to a backup, as plain functions: one per Lambda, called the
+same way by the handlers, the local runner and the tests. Every failure ends in ``failure``.
 
 Each step takes the run state and returns the next one. Errors are the named exceptions of
 ``aiven_backup.errors``; the state machine routes on their class names.
@@ -7,11 +7,9 @@ Each step takes the run state and returns the next one. Errors are the named exc
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +17,6 @@ from aiven_backup.aiven import AivenClient, preflight, resolve_backup_url
 from aiven_backup.copier import (
     CopyCursor,
     CopyDone,
-    abort_incomplete_uploads,
     copy_url_to_s3,
     probe_source,
 )
@@ -28,14 +25,12 @@ from aiven_backup.errors import (
     BackupNotAvailable,
     BackupTaskFailed,
     BackupWaitTimedOut,
-    CleanupIncomplete,
     InvalidExecutionInput,
 )
-from aiven_backup.redaction import redact, redact_url
+from aiven_backup.redaction import redact_url
 from aiven_backup.verify import verify_backup, write_inventory
 from aiven_backup.workflow.execution_input import ExecutionInput, parse_execution_input
 from aiven_backup.workflow.notification import (
-    failure_notification,
     human_duration,
     publish,
     success_notification,
@@ -226,82 +221,6 @@ def finish_backup(state: RunState, services: Services) -> dict[str, Any]:
     }
 
 
-def handle_failure(
-    failed_state: Mapping[str, Any], execution: ExecutionRef, services: Services
-) -> dict[str, Any]:
-    """Abort any unfinished upload, release the lock, and announce the failure.
-
-    ``failed_state`` is the input of the step that failed plus ``error`` ({Error, Cause}) added by
-    the Catch: a run state, or the raw execution input when the first step failed. Clean-up is
-    best effort and reported in the notification; only a failed publish raises (to be retried).
-    """
-    error = failed_state.get("error") or {}
-    error_name = str(error.get("Error") or "UnknownError")
-    cause = readable_cause(error.get("Cause"))
-    run = _identify(failed_state, services)
-    project, service, key, bucket = run.project, run.service, run.key, run.bucket
-
-    cleanup: list[str] = []
-    if key and run.copied_but_not_verified:
-        # Only verified backups stay: an object that failed verification is not what Aiven
-        # made (or not a backup at all), and the source can be copied again.
-        try:
-            services.s3.delete_object(Bucket=bucket, Key=key)
-            cleanup.append(f"removed the unverified object s3://{bucket}/{key}")
-        except Exception as problem:
-            logger.exception("could not remove the unverified object")
-            cleanup.append(
-                f"could not remove the unverified object s3://{bucket}/{key} ({problem})"
-            )
-    if key:
-        try:
-            aborted = abort_incomplete_uploads(services.s3, bucket, key)
-            cleanup.append(f"aborted {aborted} incomplete upload(s) of s3://{bucket}/{key}")
-        except Exception as problem:
-            logger.exception("could not abort the incomplete upload")
-            cleanup.append(
-                f"could not abort the incomplete upload of s3://{bucket}/{key} ({problem}); the "
-                "bucket's lifecycle rule removes it after a day"
-            )
-    if project and service:
-        try:
-            released = services.lock.release(project, service, owner=execution.arn)
-            cleanup.append("lock released" if released else "no lock held")
-        except Exception as problem:
-            logger.exception("could not release the lock")
-            cleanup.append(f"could not release the lock ({problem}); it expires by itself")
-
-    notification = failure_notification(
-        project=project or "<unknown project>",
-        service=service or "<unknown service>",
-        backup_name=run.backup_name,
-        error=error_name,
-        cause=cause,
-        execution_arn=execution.arn,
-        cleanup="; ".join(cleanup) or "nothing to clean up",
-    )
-    try:
-        publish(services.sns, services.settings.topic_arn, notification)
-    except Exception as problem:
-        raise CleanupIncomplete(
-            f"could not publish the failure notification to {services.settings.topic_arn}: "
-            f"{problem}"
-        ) from problem
-    return {"error": error_name, "cause": cause, "notification": notification.to_dict()}
-
-
-def readable_cause(cause: object) -> str:
-    """A Lambda error's Cause is its JSON payload; people want its ``errorMessage``."""
-    text = "" if cause is None else str(cause)
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        return redact(text) or "no cause given"
-    if isinstance(payload, Mapping) and payload.get("errorMessage"):
-        return redact(str(payload["errorMessage"]))
-    return redact(text)
-
-
 def parse_timestamp(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -344,48 +263,6 @@ def _checked_url(url: str, services: Services) -> str:
         allow_insecure=services.settings.allow_insecure_download,
     )
     return url
-
-
-@dataclass(frozen=True)
-class _FailedRun:
-    """What is known of a failed run: everything from a run state, less from the raw input."""
-
-    project: str | None
-    service: str | None
-    backup_name: str | None
-    key: str | None
-    bucket: str
-    copied_but_not_verified: bool = False
-
-
-def _identify(failed_state: Mapping[str, Any], services: Services) -> _FailedRun:
-    if RunState.is_run_state(failed_state):
-        state = RunState.from_dict(failed_state)
-        request = state.request
-        return _FailedRun(
-            request.project,
-            request.service,
-            request.backup_name,
-            state.key,
-            state.bucket,
-            copied_but_not_verified=state.copy.done and state.inventory is None,
-        )
-
-    raw_input = failed_state.get("input")
-    given: Mapping[str, Any] = raw_input if isinstance(raw_input, Mapping) else {}
-
-    def text(name: str, default: str | None) -> str | None:
-        value = given.get(name)
-        return value if isinstance(value, str) and value else default
-
-    defaults = services.input_defaults
-    return _FailedRun(
-        text("project", defaults.project),
-        text("service", defaults.service),
-        text("backup_name", None),
-        None,
-        services.settings.bucket,
-    )
 
 
 class ProgressLog:

@@ -1,0 +1,202 @@
+"""The failure path: what every failed run ends in, read first during an incident.
+
+``handle_failure`` runs from the state machine's Catch with the failed step's input plus the
+error. Clean-up is best effort and each action is reported in the notification:
+
+1. The copied object, when the copy finished but the run failed before the inventory was written
+   (``copied_object_verdict`` decides): removed when verification proved it is not the backup
+   (only byte-identical verified backups stay), kept and tagged ``backup-verified=false`` when the
+   failure says nothing about its bytes (S3 throttled verification, a function timed out): its
+   bytes matched the source's CRC32 when it was copied, and deleting it helps nobody.
+2. Unfinished multipart uploads of the run's key are aborted.
+3. The service's lock is released, if this execution holds it.
+4. The failure notification is published; only a failed publish raises (``CleanupIncomplete``,
+   which the state machine retries).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiven_backup.copier import abort_incomplete_uploads
+from aiven_backup.errors import BackupFileMissing, CleanupIncomplete, NotAnInfluxBackup
+from aiven_backup.redaction import redact
+from aiven_backup.s3.retry import call_with_retries
+from aiven_backup.workflow.notification import failure_notification, publish
+from aiven_backup.workflow.run_state import ExecutionRef, RunState
+from aiven_backup.workflow.services import Services
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import TagTypeDef
+
+logger = logging.getLogger(__name__)
+
+UNVERIFIED_TAG: TagTypeDef = {"Key": "backup-verified", "Value": "false"}
+
+# Errors that prove the copied object is not an InfluxDB portable backup (or not all of one).
+_DISPROVED_BY_VERIFICATION = frozenset({NotAnInfluxBackup.__name__, BackupFileMissing.__name__})
+
+
+class CopiedObjectVerdict(enum.Enum):
+    DELETE = "delete"
+    KEEP_UNVERIFIED = "keep unverified"
+
+
+def copied_object_verdict(error_name: str) -> CopiedObjectVerdict:
+    """What to do with a completely copied but unverified object after ``error_name``."""
+    if error_name in _DISPROVED_BY_VERIFICATION:
+        return CopiedObjectVerdict.DELETE
+    return CopiedObjectVerdict.KEEP_UNVERIFIED
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """What is known of a failed run: everything from a run state, less from the raw input."""
+
+    project: str | None
+    service: str | None
+    backup_name: str | None
+    key: str | None
+    bucket: str
+    copied_but_not_verified: bool = False
+
+
+def handle_failure(
+    failed_state: Mapping[str, Any], execution: ExecutionRef, services: Services
+) -> dict[str, Any]:
+    """Deal with the copied object, abort unfinished uploads, release the lock, and announce
+    the failure (see the module's docstring).
+
+    ``failed_state`` is the input of the step that failed plus ``error`` ({Error, Cause}) added by
+    the Catch: a run state, or the raw execution input when the first step failed.
+    """
+    error = failed_state.get("error") or {}
+    error_name = str(error.get("Error") or "UnknownError")
+    cause = readable_cause(error.get("Cause"))
+    run = identify_run(failed_state, services)
+    project, service, key, bucket = run.project, run.service, run.key, run.bucket
+
+    cleanup: list[str] = []
+    if key and run.copied_but_not_verified:
+        cleanup.append(_settle_copied_object(services, bucket, key, error_name))
+    if key:
+        try:
+            aborted = abort_incomplete_uploads(services.s3, bucket, key)
+            cleanup.append(f"aborted {aborted} incomplete upload(s) of s3://{bucket}/{key}")
+        except Exception as problem:
+            logger.exception("could not abort the incomplete upload")
+            cleanup.append(
+                f"could not abort the incomplete upload of s3://{bucket}/{key} ({problem}); the "
+                "bucket's lifecycle rule removes it after a day"
+            )
+    if project and service:
+        try:
+            released = services.lock.release(project, service, owner=execution.arn)
+            cleanup.append("lock released" if released else "no lock held")
+        except Exception as problem:
+            logger.exception("could not release the lock")
+            cleanup.append(f"could not release the lock ({problem}); it expires by itself")
+
+    notification = failure_notification(
+        project=project or "<unknown project>",
+        service=service or "<unknown service>",
+        backup_name=run.backup_name,
+        error=error_name,
+        cause=cause,
+        execution_arn=execution.arn,
+        cleanup="; ".join(cleanup) or "nothing to clean up",
+    )
+    try:
+        publish(services.sns, services.settings.topic_arn, notification)
+    except Exception as problem:
+        raise CleanupIncomplete(
+            f"could not publish the failure notification to {services.settings.topic_arn}: "
+            f"{problem}"
+        ) from problem
+    return {"error": error_name, "cause": cause, "notification": notification.to_dict()}
+
+
+def _settle_copied_object(services: Services, bucket: str, key: str, error_name: str) -> str:
+    """Delete or keep-and-tag the copied object; returns what was done, for the notification."""
+    location = f"s3://{bucket}/{key}"
+    retry = services.settings.copy.retry_policy
+    if copied_object_verdict(error_name) is CopiedObjectVerdict.DELETE:
+        # Only verified backups stay: this object is not what Aiven made (or not a backup at
+        # all), and the source can be copied again.
+        try:
+            call_with_retries(
+                lambda: services.s3.delete_object(Bucket=bucket, Key=key),
+                retry,
+                "remove the unverified object",
+                location,
+            )
+        except Exception as problem:
+            logger.exception("could not remove the unverified object")
+            return f"could not remove the unverified object {location} ({problem})"
+        return f"removed the unverified object {location}"
+    try:
+        call_with_retries(
+            lambda: services.s3.put_object_tagging(
+                Bucket=bucket, Key=key, Tagging={"TagSet": [UNVERIFIED_TAG]}
+            ),
+            retry,
+            "tag as unverified",
+            location,
+        )
+        tagged = "tagged backup-verified=false"
+    except Exception as problem:
+        logger.exception("could not tag the unverified object")
+        tagged = f"could not tag it backup-verified=false ({problem})"
+    return (
+        f"kept the copied object {location}, {tagged}: its bytes matched the source's CRC32 "
+        f"when copied, but it is not verified ({error_name} stopped the verification); verify "
+        "it before relying on it"
+    )
+
+
+def readable_cause(cause: object) -> str:
+    """A Lambda error's Cause is its JSON payload; people want its ``errorMessage``."""
+    text = "" if cause is None else str(cause)
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return redact(text) or "no cause given"
+    if isinstance(payload, Mapping) and payload.get("errorMessage"):
+        return redact(str(payload["errorMessage"]))
+    return redact(text)
+
+
+def identify_run(failed_state: Mapping[str, Any], services: Services) -> FailedRun:
+    """The run a failed state belongs to: a run state, or the raw input of the first step."""
+    if RunState.is_run_state(failed_state):
+        state = RunState.from_dict(failed_state)
+        request = state.request
+        return FailedRun(
+            request.project,
+            request.service,
+            request.backup_name,
+            state.key,
+            state.bucket,
+            copied_but_not_verified=state.copy.done and state.inventory is None,
+        )
+
+    raw_input = failed_state.get("input")
+    given: Mapping[str, Any] = raw_input if isinstance(raw_input, Mapping) else {}
+
+    def text(name: str, default: str | None) -> str | None:
+        value = given.get(name)
+        return value if isinstance(value, str) and value else default
+
+    defaults = services.input_defaults
+    return FailedRun(
+        text("project", defaults.project),
+        text("service", defaults.service),
+        text("backup_name", None),
+        None,
+        services.settings.bucket,
+    )
