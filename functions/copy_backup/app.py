@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiven_backup.redaction import install_redaction
 from aiven_backup.workflow import steps
+from aiven_backup.workflow.deadline import invocation_deadline
 from aiven_backup.workflow.run_state import RunState
 from aiven_backup.workflow.services import services_from_env
 
@@ -20,13 +21,14 @@ install_redaction(logger)
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     services = services_from_env()
+    # First thing: the copy and everything before it (the secret, the URL) share this deadline.
+    deadline = invocation_deadline(
+        context.get_remaining_time_in_millis(), services.settings.copy_time_margin_seconds
+    )
     state = RunState.from_dict(event)
     logger.append_keys(**state.log_keys())
-    budget = (
-        context.get_remaining_time_in_millis() / 1000 - services.settings.copy_time_margin_seconds
-    )
     before = state.copy.bytes_copied
-    state = steps.copy_backup(state, max(budget, 1.0), services)
+    state = steps.copy_backup(state, deadline, services)
     metrics.add_metric("BytesCopied", MetricUnit.Bytes, state.copy.bytes_copied - before)
     logger.info(
         "copy %s after %d invocation(s): %d bytes",

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiven_backup.redaction import install_redaction
 from aiven_backup.workflow import steps
+from aiven_backup.workflow.deadline import invocation_deadline
 from aiven_backup.workflow.run_state import RunState
 from aiven_backup.workflow.services import services_from_env
 
@@ -21,7 +22,8 @@ install_redaction(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     state = RunState.from_dict(event)
     logger.append_keys(**state.log_keys())
-    state = steps.poll_backup(state, services_from_env())
+    deadline = invocation_deadline(context.get_remaining_time_in_millis())
+    state = steps.poll_backup(state, services_from_env(), deadline)
     if state.ready:
         metrics.add_metric(
             "BackupWaitTime", MetricUnit.Seconds, state.ready_at - state.requested_at

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +77,49 @@ def workflow_factory() -> Iterator[WorkflowFactory]:
             return Workflow(simulator, resources.enter_context(LocalStack(options)))
 
         yield make
+
+
+def other_execution(name: str, *, running: bool) -> str:
+    """The ARN of an execution of another state machine in moto, as a lock holder would be in
+    AWS: RUNNING (it waits for a task token nobody sends), or over (it FAILED, as a run whose
+    failure path failed too). moto's executor cannot stop a running execution (ABORTED)."""
+    sfn = boto3.client("stepfunctions")
+    if running:
+        queue = boto3.client("sqs").create_queue(QueueName=f"holder-{name}")["QueueUrl"]
+        state = {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+            "End": True,
+        }
+    else:
+        state = {"Type": "Fail", "Error": "CleanupFailed", "Cause": "the failure path failed"}
+    machine = sfn.create_state_machine(
+        name=f"holder-{name}",
+        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": state}}),
+        roleArn="arn:aws:iam::123456789012:role/holder",
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine, name=name)["executionArn"]
+    wanted = "RUNNING" if running else "FAILED"
+    deadline = time.monotonic() + 30
+    while sfn.describe_execution(executionArn=execution)["status"] != wanted:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the holder execution never became {wanted}")
+        time.sleep(0.05)
+    return execution
+
+
+def hold_lock(owner: str) -> None:
+    """Write the service's lock item as another execution's StartBackup would have."""
+    boto3.client("dynamodb").put_item(
+        TableName="influxdb-backup-locks",
+        Item={
+            "lock_id": {"S": f"{PROJECT}/{SERVICE}"},
+            "owner": {"S": owner},
+            "acquired_at": {"N": str(int(time.time()) - 60)},
+            "expires_at": {"N": str(int(time.time()) + 3600)},
+        },
+    )
 
 
 def assert_nothing_left_in_s3(workflow: Workflow) -> None:

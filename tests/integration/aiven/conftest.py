@@ -38,6 +38,7 @@ def make_client(sim: AivenSimulator, waits: list[float]) -> Iterator[ClientFacto
         retry: RetryPolicy = FAST_RETRY,
         timeout: httpx.Timeout = FAST_TIMEOUT,
         base_url: str | None = None,
+        deadline: float | None = None,
     ) -> AivenClient:
         client = AivenClient(
             token,
@@ -45,6 +46,7 @@ def make_client(sim: AivenSimulator, waits: list[float]) -> Iterator[ClientFacto
             timeout=timeout,
             retry=retry,
             sleep=waits.append,
+            deadline=deadline,
         )
         clients.append(client)
         return client

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import httpx
 import pytest
@@ -195,3 +196,49 @@ def test_nothing_listening_is_retried_then_unavailable(
 
 def test_the_rate_limit_body_is_aivens_real_text() -> None:
     assert RATE_LIMIT_MESSAGE.endswith("Rate limit 120 exceeded - try again in 28s")
+
+
+# --- The invocation's deadline bounds every call ---------------------------------------------
+
+
+def test_a_stalled_api_is_given_up_at_the_deadline_as_a_transient_error(
+    sim: AivenSimulator, make_client: ClientFactory, waits: list[float]
+) -> None:
+    """Without the deadline the client would wait 30 s per attempt, 4 times: past a Lambda's
+    timeout, where no error name reaches the state machine (Sandbox.Timedout, progress lost)."""
+    client = make_client(timeout=httpx.Timeout(30.0, connect=1.0), deadline=time.monotonic() + 0.5)
+    sim.faults.api_stall(3.0, count=10)
+    started = time.monotonic()
+
+    with pytest.raises(AivenUnavailable, match="ReadTimeout") as caught:
+        client.get_service(PROJECT, SERVICE)
+
+    assert time.monotonic() - started < 2.0
+    assert caught.value.transient
+
+
+def test_no_retry_wait_runs_past_the_deadline(
+    sim: AivenSimulator, make_client: ClientFactory, waits: list[float]
+) -> None:
+    client = make_client(
+        retry=RetryPolicy(max_attempts=6, max_total_wait=1000.0), deadline=time.monotonic() + 5
+    )
+    sim.faults.api_status(429, count=10)  # each answer asks for 28 s
+
+    with pytest.raises(AivenRateLimited) as caught:
+        client.get_service(PROJECT, SERVICE)
+
+    assert waits == []
+    assert len(sim.requests) == 1
+    assert caught.value.transient
+
+
+def test_a_call_with_no_time_left_is_not_sent(
+    sim: AivenSimulator, make_client: ClientFactory
+) -> None:
+    client = make_client(deadline=time.monotonic() - 1)
+
+    with pytest.raises(AivenUnavailable, match="No time was left"):
+        client.get_service(PROJECT, SERVICE)
+
+    assert sim.requests == []

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
-
-import boto3
 
 from local_runner.sample_backup import build_sample_backup, pack_tar, sample_backup_files
 from local_runner.stack import BUCKET
@@ -18,6 +15,9 @@ from tests.support.workflow import (
     assert_failure_notified,
     assert_lock_released,
     assert_nothing_left_in_s3,
+    assert_success_notified,
+    hold_lock,
+    other_execution,
     sha256,
 )
 
@@ -183,15 +183,7 @@ def test_a_run_while_another_holds_the_lock_ends_quietly(
     workflow: Workflow, sample_backup: bytes
 ) -> None:
     workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
-    boto3.client("dynamodb").put_item(
-        TableName="influxdb-backup-locks",
-        Item={
-            "lock_id": {"S": f"{PROJECT}/{SERVICE}"},
-            "owner": {"S": "arn:aws:states:us-east-1:123456789012:execution:x:still-running"},
-            "acquired_at": {"N": "0"},
-            "expires_at": {"N": str(int(time.time()) + 3600)},
-        },
-    )
+    hold_lock(other_execution("still-running", running=True))
 
     result = workflow.run({})
 
@@ -201,3 +193,21 @@ def test_a_run_while_another_holds_the_lock_ends_quietly(
     assert "still-running" in result.output["message"]
     assert workflow.aiven_calls() == []
     assert workflow.stack.notifications() == []
+
+
+def test_a_lock_left_by_an_execution_that_no_longer_runs_is_taken_over_and_the_backup_lands(
+    workflow: Workflow, sample_backup: bytes
+) -> None:
+    """The previous run was stopped, timed out, or its failure path failed: its lock must not
+    block the service until it expires (37 h of SKIPPED schedules)."""
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
+    hold_lock(other_execution("over-without-cleaning-up", running=False))
+
+    result = workflow.run({})
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None
+    assert result.output["status"] == "SUCCEEDED"
+    assert sha256(workflow.object_bytes(result.output["key"])) == sha256(sample_backup)
+    assert_success_notified(workflow)
+    assert_lock_released(workflow)

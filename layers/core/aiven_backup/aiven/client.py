@@ -31,7 +31,7 @@ from aiven_backup.errors import (
     InvalidExecutionInput,
 )
 from aiven_backup.redaction import redact, register_secret
-from aiven_backup.retry import Attempts, RetryPolicy, parse_retry_hint
+from aiven_backup.retry import Attempts, GaveUp, RetryPolicy, parse_retry_hint
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,11 @@ class AivenClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy = DEFAULT_RETRY_POLICY,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: float | None = None,
     ) -> None:
+        """``deadline``: a ``time.monotonic()`` moment (the invocation's end, less a margin) by
+        which every call must be answered or given up as ``AivenUnavailable``, which the state
+        machine retries: no request or wait runs past it."""
         token = token.strip()
         if not token:
             raise ValueError("an Aiven API token is required")
@@ -64,6 +68,8 @@ class AivenClient:
         self.base_url = base_url.rstrip("/")
         self.retry = retry
         self._sleep = sleep
+        self._deadline = deadline
+        self._timeout = timeout
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
@@ -157,17 +163,21 @@ class AivenClient:
         params: Mapping[str, str] | None = None,
         json: Mapping[str, Any] | None = None,
     ) -> Mapping[str, Any]:
-        attempts = Attempts(self.retry)
+        attempts = Attempts(self.retry, deadline=self._deadline)
         while True:
             attempt = attempts.made + 1
             started = time.monotonic()
+            timeout = self._timeout_before_deadline(call, started)
             try:
-                response = self._http.request(call.method, call.path, params=params, json=json)
+                response = self._http.request(
+                    call.method, call.path, params=params, json=json, timeout=timeout
+                )
             except httpx.TransportError as error:
                 retry_safe = call.method == "GET" or isinstance(error, _NOT_SENT_ERRORS)
                 wait = attempts.next_wait() if retry_safe else None
                 if wait is None:
-                    raise self._unavailable(call, error, attempt, retry_safe) from None
+                    out_of_time = attempts.gave_up is GaveUp.OUT_OF_TIME
+                    raise self._unavailable(call, error, attempt, retry_safe, out_of_time) from None
                 logger.warning(
                     "Aiven API %s failed (%s); retry %d in %.1f s",
                     call,
@@ -198,8 +208,29 @@ class AivenClient:
                     continue
             raise error_for_status(call, status, body, attempts=attempt, retry_after=hint)
 
+    def _timeout_before_deadline(self, call: ApiCall, now: float) -> httpx.Timeout:
+        """The client's timeouts, cut so the request ends by the deadline."""
+        if self._deadline is None:
+            return self._timeout
+        left = self._deadline - now
+        if left <= 0:
+            raise AivenUnavailable(
+                f"No time was left in this invocation to call the Aiven API ({call}): earlier "
+                "calls or their retries used it up. The step is retried."
+            )
+        cut = {
+            name: min(value, left) if value else left
+            for name, value in self._timeout.as_dict().items()
+        }
+        return httpx.Timeout(**cut)
+
     def _unavailable(
-        self, call: ApiCall, error: httpx.TransportError, attempts: int, retry_safe: bool
+        self,
+        call: ApiCall,
+        error: httpx.TransportError,
+        attempts: int,
+        retry_safe: bool,
+        out_of_time: bool = False,
     ) -> AivenUnavailable:
         reason = redact(str(error)) or "no detail"
         message = (
@@ -207,6 +238,8 @@ class AivenClient:
             f"{attempts} attempt(s): {type(error).__name__} ({reason}). Check that the "
             "functions can reach the Aiven API (NAT gateway, security groups, DNS)."
         )
+        if out_of_time:
+            message += " The invocation's time was nearly spent, so it stopped retrying."
         if not retry_safe:
             message += (
                 " The request may have reached Aiven before the connection broke: check the "

@@ -44,20 +44,22 @@ def probe_source(
     client: httpx.Client | None = None,
     timeout: float = 30.0,
     config: CopyConfig | None = None,
+    deadline: float | None = None,
 ) -> SourceInfo:
     """Probe ``url`` with a ranged GET of byte 0 (HEAD is not relied on).
 
     The size comes from ``Content-Range``'s total, else ``Content-Length``. 404/410 raise
     ``BackupNotAvailable``; 3xx, 401, 403 and other 4xx raise ``SourceRejected``; 5xx, 429 and
     connection faults are retried (``config``'s retry settings) and then raise
-    ``SourceUnavailable``. ``timeout`` bounds connecting and each read.
+    ``SourceUnavailable``. ``timeout`` bounds connecting and each read; no retry waits past
+    ``deadline`` (``time.monotonic()``).
     """
     settings = config or CopyConfig()
     own_client = client is None
     http = client or httpx.Client()
     try:
         source = HttpSource(url, http, connect_timeout=timeout, read_timeout=timeout)
-        return probe_with_retries(source, RetryScope(settings.retry_policy))
+        return probe_with_retries(source, RetryScope(settings.retry_policy, deadline=deadline))
     finally:
         if own_client:
             http.close()

@@ -16,7 +16,7 @@ from aiven_backup.aiven import AivenClient
 from aiven_backup.aiven.token import get_aiven_token
 from aiven_backup.errors import AivenForbidden, AivenUnauthorized
 from aiven_backup.workflow.execution_input import InputDefaults
-from aiven_backup.workflow.lock import ServiceLock
+from aiven_backup.workflow.lock import ServiceLock, step_functions_liveness
 from aiven_backup.workflow.settings import Settings
 
 if TYPE_CHECKING:
@@ -34,8 +34,9 @@ class Services:
     clock: Callable[[], float] = time.time
 
     @contextlib.contextmanager
-    def aiven(self) -> Iterator[AivenClient]:
+    def aiven(self, deadline: float | None = None) -> Iterator[AivenClient]:
         """A client for one step; the token comes from Secrets Manager, cached per container.
+        ``deadline`` (``time.monotonic()``): no call or retry of the client runs past it.
 
         A refused token is reported with the secret to fix: the client alone cannot know it.
         """
@@ -43,7 +44,10 @@ class Services:
         token = get_aiven_token(secret_id)
         try:
             with AivenClient(
-                token, base_url=self.settings.aiven_api_url, retry=self.settings.aiven_retry
+                token,
+                base_url=self.settings.aiven_api_url,
+                retry=self.settings.aiven_retry,
+                deadline=deadline,
             ) as client:
                 yield client
         except (AivenUnauthorized, AivenForbidden) as error:
@@ -65,7 +69,11 @@ def services_for(settings: Settings, input_defaults: InputDefaults) -> Services:
         input_defaults=input_defaults,
         s3=boto3.client("s3", config=s3_config),
         sns=boto3.client("sns"),
-        lock=ServiceLock(settings.lock_table, ttl_seconds=settings.lock_ttl_seconds),
+        lock=ServiceLock(
+            settings.lock_table,
+            ttl_seconds=settings.lock_ttl_seconds,
+            is_running=step_functions_liveness(boto3.client("stepfunctions")),
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from aiven_backup.errors import (
 )
 from aiven_backup.redaction import redact_url
 from aiven_backup.verify import verify_backup, write_inventory
+from aiven_backup.workflow.deadline import seconds_until
 from aiven_backup.workflow.execution_input import ExecutionInput, parse_execution_input
 from aiven_backup.workflow.notification import (
     human_duration,
@@ -48,28 +49,38 @@ from aiven_backup.workflow.services import Services
 logger = logging.getLogger(__name__)
 
 
-def start_backup(raw_input: object, execution: ExecutionRef, services: Services) -> RunState:
-    """Validate the input, take the service's lock, preflight, and request the backup."""
+def start_backup(
+    raw_input: object,
+    execution: ExecutionRef,
+    services: Services,
+    deadline: float | None = None,
+) -> RunState:
+    """Validate the input, take the service's lock, preflight, and request the backup.
+
+    Safe to run again for the same execution (a retry after a timeout): the lock is re-entrant
+    and remembers the Aiven task the first attempt created, so no second backup is requested.
+    """
     started = parse_timestamp(execution.started_at)
     # The parser also refuses mode 'existing' without a backup name.
     request = parse_execution_input(raw_input, services.input_defaults, now=started)
     key = backup_key(
         request.s3_prefix, request.project, request.service, request.backup_name, started
     )
-    services.lock.acquire(request.project, request.service, owner=execution.arn)
+    held = services.lock.acquire(request.project, request.service, owner=execution.arn)
 
-    with services.aiven() as aiven:
+    with services.aiven(deadline) as aiven:
         service = aiven.get_service(request.project, request.service)
         preflight(service, request.access_route)
         # Resolve and vet the URL now, so a bad route or host fails before hours of waiting.
         _checked_url(
             resolve_backup_url(service, request.backup_name, request.access_route), services
         )
-        task_id = None
-        if request.mode == "request":
+        task_id = held.task_id  # a retry of this step after Aiven accepted the request
+        if request.mode == "request" and task_id is None:
             task_id = aiven.create_user_backup(
                 request.project, request.service, request.backup_name
             ).task_id
+            services.lock.record_task(request.project, request.service, execution.arn, task_id)
 
     now = services.clock()
     first_wait = services.settings.poll.initial_seconds if task_id else 0
@@ -84,10 +95,10 @@ def start_backup(raw_input: object, execution: ExecutionRef, services: Services)
     )
 
 
-def poll_backup(state: RunState, services: Services) -> RunState:
+def poll_backup(state: RunState, services: Services, deadline: float | None = None) -> RunState:
     """Is the backup ready: task succeeded and the download URL answers a ranged GET?"""
     request = state.request
-    with services.aiven() as aiven:
+    with services.aiven(deadline) as aiven:
         if state.task_id is not None:
             task = aiven.get_task(request.project, request.service, state.task_id)
             if task.finished and not task.succeeded:
@@ -102,7 +113,7 @@ def poll_backup(state: RunState, services: Services) -> RunState:
         url = _download_url(aiven, request, services)
 
     try:
-        info = probe_source(url)
+        info = probe_source(url, config=services.settings.copy, deadline=deadline)
     except BackupNotAvailable:
         if state.task_id is None:
             raise BackupNotAvailable(
@@ -138,9 +149,10 @@ def poll_backup(state: RunState, services: Services) -> RunState:
     )
 
 
-def copy_backup(state: RunState, time_budget_s: float, services: Services) -> RunState:
-    """Copy until done or until the time budget is spent; then return a cursor to resume from."""
-    with services.aiven() as aiven:
+def copy_backup(state: RunState, deadline: float, services: Services) -> RunState:
+    """Copy until done or until ``deadline`` (``time.monotonic()``) is near; then return a cursor
+    to resume from. Resolving the URL comes out of the same deadline as the copy."""
+    with services.aiven(deadline) as aiven:
         url = _download_url(aiven, state.request, services)
     cursor = CopyCursor.from_dict(state.copy.cursor) if state.copy.cursor else None
     outcome = copy_url_to_s3(
@@ -148,7 +160,7 @@ def copy_backup(state: RunState, time_budget_s: float, services: Services) -> Ru
         s3=services.s3,
         bucket=state.bucket,
         key=state.key,
-        time_budget_s=time_budget_s,
+        time_budget_s=max(seconds_until(deadline), 0.0),
         cursor=cursor,
         config=services.settings.copy,
         progress=ProgressLog(),
