@@ -1,4 +1,9 @@
-"""HandleFailure: abort any unfinished upload, release the lock, announce the failure."""
+"""HandleFailure: abort any unfinished upload, release the lock, announce the failure.
+
+Two callers: the state machine's Catch (``{"failed": ..., "execution": ...}``), and the
+EventBridge rule on "Step Functions Execution Status Change" for executions no Catch saw end
+(stopped: ABORTED, or past the machine's timeout: TIMED_OUT).
+"""
 
 from typing import Any
 
@@ -11,6 +16,8 @@ from aiven_backup.workflow import failure
 from aiven_backup.workflow.run_state import ExecutionRef
 from aiven_backup.workflow.services import services_from_env
 
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
 logger, metrics, tracer = Logger(), Metrics(), Tracer()
 install_redaction(logger)
 
@@ -19,9 +26,14 @@ install_redaction(logger)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    execution = ExecutionRef(**event["execution"])
-    logger.append_keys(execution=execution.name)
-    report = failure.handle_failure(event["failed"], execution, services_from_env())
-    metrics.add_metric("BackupFailures", MetricUnit.Count, 1)
-    logger.warning("backup failed: %s: %s", report["error"], report["cause"])
+    if event.get("detail-type") == STATUS_CHANGE:
+        logger.append_keys(execution=event.get("detail", {}).get("name"))
+        report = failure.handle_stopped_execution(event["detail"], services_from_env())
+    else:
+        execution = ExecutionRef(**event["execution"])
+        logger.append_keys(execution=execution.name)
+        report = failure.handle_failure(event["failed"], execution, services_from_env())
+    if "error" in report:
+        metrics.add_metric("BackupFailures", MetricUnit.Count, 1)
+        logger.warning("backup failed: %s: %s", report["error"], report["cause"])
     return report

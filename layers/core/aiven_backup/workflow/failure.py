@@ -12,6 +12,11 @@ error. Clean-up is best effort and each action is reported in the notification:
 3. The service's lock is released, if this execution holds it.
 4. The failure notification is published; only a failed publish raises (``CleanupIncomplete``,
    which the state machine retries).
+
+A Catch never sees an execution that was stopped (ABORTED) or ran past the state machine's own
+timeout (TIMED_OUT). An EventBridge rule on "Step Functions Execution Status Change" brings those
+to ``handle_stopped_execution``, which rebuilds the run from the execution's input and start time
+(exactly as StartBackup derived its key) and cleans up the same way.
 """
 
 from __future__ import annotations
@@ -21,14 +26,25 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from aiven_backup.copier import abort_incomplete_uploads
-from aiven_backup.errors import BackupFileMissing, CleanupIncomplete, NotAnInfluxBackup
+from aiven_backup.errors import (
+    BackupFileMissing,
+    CleanupIncomplete,
+    InvalidExecutionInput,
+    NotAnInfluxBackup,
+)
 from aiven_backup.redaction import redact
+from aiven_backup.s3.faults import S3Fault, classify_s3_error
 from aiven_backup.s3.retry import call_with_retries
+from aiven_backup.workflow.execution_input import parse_execution_input
 from aiven_backup.workflow.notification import failure_notification, publish
 from aiven_backup.workflow.run_state import ExecutionRef, RunState
+from aiven_backup.workflow.s3_layout import backup_key, inventory_key
 from aiven_backup.workflow.services import Services
 
 if TYPE_CHECKING:
@@ -79,6 +95,45 @@ def handle_failure(
     error_name = str(error.get("Error") or "UnknownError")
     cause = readable_cause(error.get("Cause"))
     run = identify_run(failed_state, services)
+    return _clean_up_and_notify(run, error_name, cause, execution, services)
+
+
+STOPPED_EXECUTIONS = {
+    "ABORTED": (
+        "ExecutionAborted",
+        "the execution was stopped before it finished (StopExecution: a person in the Step "
+        "Functions console, or a program). Start a new backup when you want one.",
+    ),
+    "TIMED_OUT": (
+        "ExecutionTimedOut",
+        "the execution ran past the state machine's own timeout (TimeoutSeconds, 36 h) before "
+        "it finished. A very slow backup or download: check the service and the download host, "
+        "then start a new backup.",
+    ),
+}
+
+
+def handle_stopped_execution(detail: Mapping[str, Any], services: Services) -> dict[str, Any]:
+    """Clean up after an execution no Catch saw end: ``detail`` is the ``detail`` of a "Step
+    Functions Execution Status Change" event (status ABORTED or TIMED_OUT)."""
+    status = str(detail.get("status"))
+    if status not in STOPPED_EXECUTIONS:
+        return {"ignored": f"status {status} is not a stop this handler cleans up after"}
+    error_name, cause = STOPPED_EXECUTIONS[status]
+    started = datetime.fromtimestamp(int(detail.get("startDate") or 0) / 1000, UTC)
+    arn = str(detail.get("executionArn", ""))
+    execution = ExecutionRef(
+        arn=arn,
+        name=str(detail.get("name") or arn.rsplit(":", 1)[-1]),
+        started_at=started.isoformat(),
+    )
+    run = _run_of_stopped_execution(detail.get("input"), started, services)
+    return _clean_up_and_notify(run, error_name, cause, execution, services)
+
+
+def _clean_up_and_notify(
+    run: FailedRun, error_name: str, cause: str, execution: ExecutionRef, services: Services
+) -> dict[str, Any]:
     project, service, key, bucket = run.project, run.service, run.key, run.bucket
 
     cleanup: list[str] = []
@@ -169,6 +224,44 @@ def readable_cause(cause: object) -> str:
     if isinstance(payload, Mapping) and payload.get("errorMessage"):
         return redact(str(payload["errorMessage"]))
     return redact(text)
+
+
+def _run_of_stopped_execution(
+    input_text: object, started: datetime, services: Services
+) -> FailedRun:
+    """The run a stopped execution was making: its key comes from its input and start time as
+    StartBackup derived it; whether the object was copied but not verified, from S3."""
+    try:
+        raw_input = json.loads(input_text) if isinstance(input_text, str) else None
+    except ValueError:
+        raw_input = None
+    try:
+        request = parse_execution_input(raw_input, services.input_defaults, now=started)
+    except InvalidExecutionInput:
+        return identify_run({"input": raw_input}, services)
+    key = backup_key(
+        request.s3_prefix, request.project, request.service, request.backup_name, started
+    )
+    bucket = services.settings.bucket
+    copied = _exists(services, bucket, key) and not _exists(services, bucket, inventory_key(key))
+    return FailedRun(
+        request.project,
+        request.service,
+        request.backup_name,
+        key,
+        bucket,
+        copied_but_not_verified=copied,
+    )
+
+
+def _exists(services: Services, bucket: str, key: str) -> bool:
+    try:
+        services.s3.head_object(Bucket=bucket, Key=key)
+    except (ClientError, BotoCoreError) as error:
+        if classify_s3_error(error) is not S3Fault.MISSING:
+            logger.warning("could not tell whether %s exists: %s", key, error)
+        return False
+    return True
 
 
 def identify_run(failed_state: Mapping[str, Any], services: Services) -> FailedRun:
