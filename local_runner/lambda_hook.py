@@ -56,6 +56,7 @@ class LocalFunction:
     handler: str  # "app.lambda_handler"
     environment: Mapping[str, str]
     timeout_seconds: float
+    memory_mb: int = 1024
 
 
 @dataclass
@@ -82,7 +83,7 @@ class InProcessLambdas:
         handler = self._load_handler(name, function)
         context = LambdaContext(
             function_name=name,
-            memory_limit_in_mb=1024,
+            memory_limit_in_mb=function.memory_mb,
             invoked_function_arn=invoked_arn,
             timeout_seconds=function.timeout_seconds,
         )

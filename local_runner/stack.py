@@ -254,6 +254,7 @@ class LocalStack:
                     timeout_seconds=self.options.timeouts.get(
                         spec.logical_id, spec.timeout_seconds
                     ),
+                    memory_mb=spec.memory_mb,
                 ),
             )
 

@@ -62,6 +62,13 @@ class StateMachineSpec:
     schedule_inputs: Mapping[str, Any]  # event name -> unresolved Input
 
 
+def _number(template: Mapping[str, Any], value: Any) -> int:
+    """A number property, or a ``!Ref`` to a parameter with its default."""
+    if isinstance(value, Mapping) and set(value) == {"Ref"}:
+        value = template["Parameters"][value["Ref"]]["Default"]
+    return int(value)
+
+
 def functions(template: Mapping[str, Any], root: Path = PROJECT_ROOT) -> list[FunctionSpec]:
     globals_ = template.get("Globals", {}).get("Function", {})
     global_env = globals_.get("Environment", {}).get("Variables", {})
@@ -76,8 +83,10 @@ def functions(template: Mapping[str, Any], root: Path = PROJECT_ROOT) -> list[Fu
                 logical_id=logical_id,
                 code_dir=root / props["CodeUri"],
                 handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
-                timeout_seconds=int(props.get("Timeout", globals_.get("Timeout", 3))),
-                memory_mb=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+                timeout_seconds=_number(template, props.get("Timeout", globals_.get("Timeout", 3))),
+                memory_mb=_number(
+                    template, props.get("MemorySize", globals_.get("MemorySize", 128))
+                ),
                 environment=env,
             )
         )

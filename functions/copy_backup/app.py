@@ -28,7 +28,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     state = RunState.from_dict(event)
     logger.append_keys(**state.log_keys())
     before = state.copy.bytes_copied
-    state = steps.copy_backup(state, deadline, services)
+    state = steps.copy_backup(state, deadline, services, int(context.memory_limit_in_mb))
     metrics.add_metric("BytesCopied", MetricUnit.Bytes, state.copy.bytes_copied - before)
     logger.info(
         "copy %s after %d invocation(s): %d bytes",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aiven_backup.copier import CopyConfig, GiB, MiB, TiB, part_size_for, plan_parts
-from aiven_backup.copier.part_size import S3_MAX_PART_SIZE, PartPlan
+from aiven_backup.copier.config import S3_MAX_PART_SIZE
+from aiven_backup.copier.part_size import PartPlan, too_small_for
 from aiven_backup.errors import UploadFailed
 
 DEFAULT = CopyConfig()
@@ -103,3 +104,62 @@ def test_part_numbers_start_at_one() -> None:
 def test_config_rejects_nonsense(settings: dict[str, object]) -> None:
     with pytest.raises(ValueError, match="CopyConfig"):
         CopyConfig(**settings)  # type: ignore[arg-type]
+
+
+# --- The function's memory bounds the parts ---------------------------------------------------
+
+
+@pytest.mark.parametrize("memory_mb", [512, 1024, 1769, 3008, 10240])
+def test_no_part_is_larger_than_half_of_what_the_functions_memory_leaves_for_buffers(
+    memory_mb: int,
+) -> None:
+    config = DEFAULT.for_memory(memory_mb)
+    plan = plan_parts(None, config)
+
+    largest = max(plan.size_of(n) for n in range(1, 10_001))
+
+    assert config.max_buffer_memory == (memory_mb - 256) * MiB
+    assert largest <= config.max_buffer_memory // 2
+    assert largest + 256 * MiB < memory_mb * MiB
+
+
+def test_a_5_tib_chunked_source_at_1024_mb_never_outgrows_memory_and_is_refused_naming_it() -> None:
+    """Uncapped, the doubling schedule reaches 4 GiB parts, far past a 1024 MB function: it would
+    be killed for memory 72 GiB into the copy, its progress lost. Capped at 384 MiB, 10,000 parts
+    hold 1.95 TiB; a larger backup of unknown size stops at the part limit with an error that
+    says to give the function more memory."""
+    config = DEFAULT.for_memory(1024)
+    plan = plan_parts(None, config)
+
+    sizes = _walk_unknown_length(plan, 5 * TiB)
+
+    assert max(sizes) == 384 * MiB
+    assert plan.offset_of(10_001) == pytest.approx(1.95 * TiB, rel=0.01)
+    assert len(sizes) > 10_000  # so the copy raises at part 10,001:
+    assert "give CopyBackup more memory" in too_small_for(config)
+
+
+@pytest.mark.parametrize("memory_mb", [4096, 10240])
+def test_from_4096_mb_a_5_tib_chunked_source_fits_in_10000_parts_that_fit_in_memory(
+    memory_mb: int,
+) -> None:
+    config = DEFAULT.for_memory(memory_mb)
+    plan = plan_parts(None, config)
+
+    sizes = _walk_unknown_length(plan, 5 * TiB)
+
+    assert len(sizes) <= 10_000
+    assert max(sizes) <= config.max_buffer_memory // 2
+
+
+def test_a_known_length_past_the_cap_uses_more_parts_of_the_largest_size_or_is_refused() -> None:
+    config = DEFAULT.for_memory(1024)
+
+    three_tib = plan_parts(3 * TiB, config)  # 9,000 parts would need 350 MiB parts: fine
+    almost_four = plan_parts(3 * TiB + 600 * GiB, config)  # 9,000 would need 418 MiB parts
+
+    assert three_tib.base_size == 350 * MiB
+    assert almost_four.base_size == 384 * MiB
+    assert 9_000 < (almost_four.part_count() or 0) <= 10_000
+    with pytest.raises(UploadFailed, match="give CopyBackup more memory"):
+        plan_parts(4 * TiB, config)

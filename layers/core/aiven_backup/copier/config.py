@@ -11,6 +11,10 @@ GiB = 1024**3
 TiB = 1024**4
 
 SUPPORTED_CHECKSUM_ALGORITHMS = ("CRC32",)
+S3_MAX_PART_SIZE = 5 * GiB
+RUNTIME_RESERVE_MIB = 256
+"""What a Lambda function needs besides the part buffers: the interpreter, botocore, httpx and
+Powertools (about 120 MiB measured) with room to spare."""
 
 
 @dataclass(frozen=True)
@@ -19,7 +23,8 @@ class CopyConfig:
 
     Memory use is about ``part size x (upload_concurrency + 1)`` plus a fixed overhead, and the
     part buffers never hold more than ``max_buffer_memory`` together (fewer parts run at once
-    when parts are large), except that one part always fits.
+    when parts are large), except that one part always fits. ``max_part_size`` caps the parts
+    (``for_memory`` derives both from a function's memory, so a part always fits in it).
     ``read_concurrency`` is how many ranged GETs may run at once when the source honours
     ``Range`` (each belongs to one of the ``upload_concurrency`` parts in flight).
     ``max_attempts`` bounds the attempts of one part's read (in a row without progress) and of
@@ -42,6 +47,7 @@ class CopyConfig:
     read_timeout: float = 60.0
     connect_timeout: float = 10.0
     max_buffer_memory: int = 768 * MiB
+    max_part_size: int = S3_MAX_PART_SIZE
 
     def __post_init__(self) -> None:
         positive = {
@@ -53,6 +59,7 @@ class CopyConfig:
             "read_timeout": self.read_timeout,
             "connect_timeout": self.connect_timeout,
             "max_buffer_memory": self.max_buffer_memory,
+            "max_part_size": self.max_part_size,
         }
         for name, value in positive.items():
             if value <= 0:
@@ -68,6 +75,18 @@ class CopyConfig:
                 f"CopyConfig.checksum_algorithm must be one of {SUPPORTED_CHECKSUM_ALGORITHMS}, "
                 f"got {self.checksum_algorithm!r}"
             )
+
+    def for_memory(self, memory_mb: int) -> CopyConfig:
+        """This config for a function of ``memory_mb`` MB: the part buffers get what the runtime
+        leaves (``memory_mb - RUNTIME_RESERVE_MIB``), and no part is larger than half of that, so
+        one part can be read while another uploads, whatever the backup's size."""
+        budget = max(memory_mb - RUNTIME_RESERVE_MIB, 2 * self.min_part_size // MiB) * MiB
+        largest = max(self.min_part_size, (budget // 2) // MiB * MiB)
+        return replace(
+            self,
+            max_buffer_memory=budget,
+            max_part_size=min(largest, self.max_part_size),
+        )
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -193,7 +193,11 @@ def _resume(
             f"{cursor.total_size} bytes when the copy started: a different backup replaced it. "
             "Start the copy again."
         )
-    plan = PartPlan(base_size=cursor.part_size, total_size=cursor.total_size)
+    plan = PartPlan(
+        base_size=cursor.part_size,
+        total_size=cursor.total_size,
+        max_part_size=cursor.max_part_size,
+    )
     if plan.offset_of(cursor.next_part) != cursor.offset:
         raise InvalidExecutionInput(
             "cursor.offset",
@@ -230,6 +234,7 @@ def _cursor(job: CopyJob) -> CopyCursor:
         part_size=job.plan.base_size,
         total_size=job.plan.total_size,
         crc32=job.ledger.crc32,
+        max_part_size=job.plan.max_part_size,
     )
 
 

@@ -31,7 +31,7 @@ from aiven_backup.copier.checksum import crc32_of
 from aiven_backup.copier.config import CopyConfig
 from aiven_backup.copier.ledger import PartLedger
 from aiven_backup.copier.multipart import MultipartUpload, UploadedPart
-from aiven_backup.copier.part_size import S3_MAX_PARTS, PartPlan
+from aiven_backup.copier.part_size import S3_MAX_PARTS, PartPlan, too_small_for
 from aiven_backup.copier.reader import RangeFetcher, SequentialReader
 from aiven_backup.copier.source import HttpSource
 from aiven_backup.errors import UploadFailed
@@ -108,7 +108,7 @@ class _Run:
             raise UploadFailed(
                 f"the backup from {self.job.source.display} needs more than "
                 f"{min(self.job.config.max_parts, S3_MAX_PARTS)} parts at the configured part "
-                "sizes; raise CopyConfig.min_part_size"
+                f"sizes ({self.job.ledger.offset} bytes so far); {too_small_for(self.job.config)}"
             )
         return number == self.first_part or self.job.budget.allows_another_part()
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from aiven_backup.copier.config import S3_MAX_PART_SIZE
 from aiven_backup.errors import InvalidExecutionInput
 
 CURSOR_VERSION = 1
@@ -31,6 +32,7 @@ class CopyCursor:
     part_size: int
     total_size: int | None
     crc32: int = 0
+    max_part_size: int = S3_MAX_PART_SIZE
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class CopyCursor:
             "part_size": self.part_size,
             "total_size": self.total_size,
             "crc32": f"{self.crc32:08x}",
+            "max_part_size": self.max_part_size,
         }
 
     @classmethod
@@ -86,6 +89,7 @@ class CopyCursor:
             part_size=part_size,
             total_size=integer("total_size", 0, optional=True),
             crc32=crc32,
+            max_part_size=integer("max_part_size", 1, optional=True) or S3_MAX_PART_SIZE,
         )
 
 

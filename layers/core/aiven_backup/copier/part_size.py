@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiven_backup.copier.config import CopyConfig, GiB, MiB, TiB
+from aiven_backup.copier.config import S3_MAX_PART_SIZE, CopyConfig, MiB, TiB
 from aiven_backup.errors import UploadFailed
 
 S3_MAX_PARTS = 10_000
-S3_MAX_PART_SIZE = 5 * GiB
 S3_MAX_OBJECT_SIZE = 5 * TiB
 GROWTH_TIER_PARTS = 1_000
 
@@ -25,10 +24,12 @@ GROWTH_TIER_PARTS = 1_000
 @dataclass(frozen=True)
 class PartPlan:
     """The part sizes of one copy: ``base_size`` for every part of a known ``total_size``, or the
-    first size of the doubling schedule when ``total_size`` is None."""
+    first size of the doubling schedule when ``total_size`` is None; no part is larger than
+    ``max_part_size`` (what the function's memory allows)."""
 
     base_size: int
     total_size: int | None
+    max_part_size: int = S3_MAX_PART_SIZE
 
     @property
     def growing(self) -> bool:
@@ -41,7 +42,8 @@ class PartPlan:
         if not self.growing:
             return self.base_size
         tier = (part_number - 1) // GROWTH_TIER_PARTS
-        return min(self.base_size << min(tier, 40), S3_MAX_PART_SIZE)  # 40: keep ints small
+        grown = self.base_size << min(tier, 40)  # 40: keep ints small
+        return min(grown, self.max_part_size, S3_MAX_PART_SIZE)
 
     def offset_of(self, part_number: int) -> int:
         """How many bytes come before ``part_number``."""
@@ -74,7 +76,9 @@ class PartPlan:
 def plan_parts(total_size: int | None, config: CopyConfig) -> PartPlan:
     """The part plan for a source of ``total_size`` bytes (None: unknown until the body ends)."""
     if total_size is None:
-        return PartPlan(base_size=config.min_part_size, total_size=None)
+        return PartPlan(
+            base_size=config.min_part_size, total_size=None, max_part_size=config.max_part_size
+        )
     if total_size < 0:
         raise ValueError(f"a source cannot have a negative size ({total_size})")
     if total_size > S3_MAX_OBJECT_SIZE:
@@ -84,14 +88,26 @@ def plan_parts(total_size: int | None, config: CopyConfig) -> PartPlan:
         )
     needed = -(-total_size // config.known_length_target_parts)
     base = config.min_part_size if needed <= config.min_part_size else -(-needed // MiB) * MiB
-    plan = PartPlan(base_size=min(base, S3_MAX_PART_SIZE), total_size=total_size)
+    # Past the cap, parts stay at the cap and more of them are used (up to S3's 10,000).
+    base = min(base, config.max_part_size, S3_MAX_PART_SIZE)
+    plan = PartPlan(base_size=base, total_size=total_size, max_part_size=config.max_part_size)
     count = plan.part_count() or 1
-    if count > min(config.max_parts, S3_MAX_PARTS):
+    allowed = min(config.max_parts, S3_MAX_PARTS)
+    if count > allowed:
         raise UploadFailed(
             f"the backup is {total_size} bytes, which needs {count} parts of {plan.base_size} "
-            f"bytes, more than the {min(config.max_parts, S3_MAX_PARTS)} parts allowed"
+            f"bytes, more than the {allowed} parts allowed; {too_small_for(config)}"
         )
     return plan
+
+
+def too_small_for(config: CopyConfig) -> str:
+    """What to do when a backup needs more parts than allowed at this config's largest part."""
+    return (
+        f"parts may be at most {config.max_part_size // MiB} MiB with this function's memory "
+        f"({config.max_buffer_memory // MiB} MiB for part buffers): give CopyBackup more memory "
+        "(the CopyMemorySize parameter)"
+    )
 
 
 def part_size_for(total_size: int | None, part_number: int, config: CopyConfig) -> int:

@@ -149,9 +149,12 @@ def poll_backup(state: RunState, services: Services, deadline: float | None = No
     )
 
 
-def copy_backup(state: RunState, deadline: float, services: Services) -> RunState:
+def copy_backup(
+    state: RunState, deadline: float, services: Services, memory_mb: int | None = None
+) -> RunState:
     """Copy until done or until ``deadline`` (``time.monotonic()``) is near; then return a cursor
-    to resume from. Resolving the URL comes out of the same deadline as the copy."""
+    to resume from. Resolving the URL comes out of the same deadline as the copy. ``memory_mb``
+    (the function's memory) bounds the part buffers and so the largest part."""
     with services.aiven(deadline) as aiven:
         url = _download_url(aiven, state.request, services)
     cursor = CopyCursor.from_dict(state.copy.cursor) if state.copy.cursor else None
@@ -162,7 +165,9 @@ def copy_backup(state: RunState, deadline: float, services: Services) -> RunStat
         key=state.key,
         time_budget_s=max(seconds_until(deadline), 0.0),
         cursor=cursor,
-        config=services.settings.copy,
+        config=(
+            services.settings.copy.for_memory(memory_mb) if memory_mb else services.settings.copy
+        ),
         progress=ProgressLog(),
     )
     invocations = state.copy.invocations + 1
