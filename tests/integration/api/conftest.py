@@ -27,7 +27,7 @@ from aiven_backup.api import BackupsApi
 from aiven_backup.api.executions import Executions
 from aiven_backup.workflow.execution_input import InputDefaults
 from aiven_backup.workflow.lock import ServiceLock
-from tests.conftest import REGION
+from tests.support.aws import REGION
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

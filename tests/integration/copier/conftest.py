@@ -24,6 +24,7 @@ import pytest
 from botocore.config import Config
 
 from aiven_backup.copier import CopyConfig
+from tests.support.aws import BUCKET, REGION
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -258,8 +259,8 @@ def s3_once(moto_aws: None) -> S3Client:
     """An S3 client on moto with botocore's own retries off, so the copier's retries are seen."""
     client = boto3.client(
         "s3",
-        region_name="us-east-1",
+        region_name=REGION,
         config=Config(retries={"total_max_attempts": 1}, max_pool_connections=16),
     )
-    client.create_bucket(Bucket="backups-test")
+    client.create_bucket(Bucket=BUCKET)
     return client

@@ -12,13 +12,13 @@ import pytest
 
 from aiven_backup.copier import CopyConfig, CopyCursor, CopyDone, copy_url_to_s3
 from aiven_backup.errors import BackupNotAvailable, SourceChanged, UploadLost
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from tests.integration.copier.conftest import ServeSource, SourceServer
 
-BUCKET = "backups-test"
 PART = 64 * 1024
 
 

@@ -12,13 +12,12 @@ import pytest
 
 from aiven_backup.copier import CopyConfig, CopyDone, copy_url_to_s3
 from aiven_backup.copier.checksum import crc32_to_base64
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from tests.integration.copier.conftest import ServeSource
-
-BUCKET = "backups-test"
 
 
 def _sha256_of_object(s3: S3Client, key: str) -> str:

@@ -20,13 +20,13 @@ from moto.core.botocore_stubber import MockRawResponse
 from aiven_backup.copier import CopyConfig, CopyDone, copy_url_to_s3
 from aiven_backup.copier.checksum import crc32_from_base64
 from aiven_backup.errors import S3Unavailable, UploadFailed
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from tests.integration.copier.conftest import ServeSource, SourceServer
 
-BUCKET = "backups-test"
 PART = 64 * 1024
 
 Injector = Callable[[AWSPreparedRequest], AWSResponse | None]

@@ -15,13 +15,13 @@ from aiven_backup.errors import (
     SourceTruncated,
     SourceUnavailable,
 )
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from tests.integration.copier.conftest import ServeSource, SourceServer
 
-BUCKET = "backups-test"
 PART = 64 * 1024
 
 

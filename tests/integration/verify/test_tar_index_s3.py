@@ -11,7 +11,7 @@ import pytest
 
 from aiven_backup.errors import NotAnInfluxBackup
 from aiven_backup.verify import TarMember, index_tar_in_s3
-from tests.conftest import BUCKET
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

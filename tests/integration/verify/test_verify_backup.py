@@ -17,7 +17,7 @@ from local_runner.sample_backup import (
     pack_tar,
     sample_backup_files,
 )
-from tests.conftest import BUCKET
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

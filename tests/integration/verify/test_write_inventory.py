@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from aiven_backup.verify import verify_backup, write_inventory
 from local_runner.sample_backup import build_sample_backup
-from tests.conftest import BUCKET
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
