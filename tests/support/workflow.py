@@ -4,7 +4,6 @@ in-process handlers. Waits and retry back-off are skipped, so tests assert behav
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +104,3 @@ def assert_success_notified(workflow: Workflow) -> None:
 def assert_lock_released(workflow: Workflow) -> None:
     items = boto3.client("dynamodb").scan(TableName="influxdb-backup-locks")["Items"]
     assert items == []
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -16,6 +16,7 @@ from tests.integration.faults.fault_support import (
     failing_upload_parts,
     targeted_download_fault,
 )
+from tests.support.s3 import sha256
 from tests.support.workflow import (
     PROJECT,
     SERVICE,
@@ -25,7 +26,6 @@ from tests.support.workflow import (
     assert_lock_released,
     assert_nothing_left_in_s3,
     assert_success_notified,
-    sha256,
 )
 
 MiB = 1024 * 1024

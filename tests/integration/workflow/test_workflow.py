@@ -10,6 +10,7 @@ import boto3
 
 from local_runner.sample_backup import build_sample_backup, pack_tar, sample_backup_files
 from local_runner.stack import BUCKET
+from tests.support.s3 import sha256
 from tests.support.workflow import (
     PROJECT,
     SERVICE,
@@ -18,7 +19,6 @@ from tests.support.workflow import (
     assert_failure_notified,
     assert_lock_released,
     assert_nothing_left_in_s3,
-    sha256,
 )
 
 
