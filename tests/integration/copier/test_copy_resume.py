@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections import Counter
@@ -101,7 +102,7 @@ def test_resume_without_range_rereads_from_the_start_and_skips_what_is_uploaded(
 def test_resume_with_sequential_reads_uses_range_from_the_cursor(
     s3: S3Client, serve: ServeSource, small_parts: CopyConfig
 ) -> None:
-    config = CopyConfig(**{**small_parts.__dict__, "read_concurrency": 1})
+    config = dataclasses.replace(small_parts, read_concurrency=1)
     data = os.urandom(6 * PART)
     server = serve(data, ranges=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import zlib
@@ -74,7 +75,7 @@ def test_progress_reports_the_uploaded_prefix_in_order_up_to_the_total(
 def test_a_host_answering_shorter_ranges_than_asked_is_followed_up(
     s3: S3Client, serve: ServeSource, small_parts: CopyConfig, read_concurrency: int
 ) -> None:
-    config = CopyConfig(**{**small_parts.__dict__, "read_concurrency": read_concurrency})
+    config = dataclasses.replace(small_parts, read_concurrency=read_concurrency)
     data = os.urandom(5 * 64 * 1024 + 3)
     server = serve(data, ranges=True, range_cap=10_000, reset_next=1, reset_after=5_000)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -119,9 +120,7 @@ def test_a_source_that_keeps_failing_is_unavailable_before_any_upload_starts(
 def test_no_retry_is_waited_for_past_the_time_budget(
     s3: S3Client, serve: ServeSource, small_parts: CopyConfig
 ) -> None:
-    patient = CopyConfig(
-        **{**small_parts.__dict__, "retry_base_delay": 30.0, "retry_max_delay": 30.0}
-    )
+    patient = dataclasses.replace(small_parts, retry_base_delay=30.0, retry_max_delay=30.0)
     server = serve(os.urandom(PART), fail_next=1000, fail_status=503)
 
     with pytest.raises(SourceUnavailable, match="after 1 attempts"):
