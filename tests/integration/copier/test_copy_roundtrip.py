@@ -18,7 +18,7 @@ from tests.support.s3 import sha256, stored_sha256
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.copier.conftest import ServeSource
+    from tests.support.source_server import ServeSource
 
 
 @pytest.mark.parametrize("ranges", [True, False], ids=["range", "no-range"])

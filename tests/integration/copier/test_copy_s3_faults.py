@@ -20,14 +20,14 @@ from aiven_backup.copier import CopyConfig, CopyDone, copy_url_to_s3
 from aiven_backup.copier.checksum import crc32_from_base64
 from aiven_backup.errors import S3Unavailable, UploadFailed
 from tests.support.aws import BUCKET
+from tests.support.copier import PART
 from tests.support.s3 import incomplete_upload_ids, object_keys, sha256, stored_sha256
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.copier.conftest import ServeSource, SourceServer
+    from tests.support.source_server import ServeSource, SourceServer
 
-PART = 64 * 1024
 
 Injector = Callable[[AWSPreparedRequest], AWSResponse | None]
 

@@ -16,14 +16,13 @@ from aiven_backup.errors import (
     SourceUnavailable,
 )
 from tests.support.aws import BUCKET
+from tests.support.copier import PART
 from tests.support.s3 import incomplete_upload_ids, object_keys, sha256, stored_sha256
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.copier.conftest import ServeSource, SourceServer
-
-PART = 64 * 1024
+    from tests.support.source_server import ServeSource, SourceServer
 
 
 def _copy(
