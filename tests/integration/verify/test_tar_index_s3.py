@@ -16,7 +16,7 @@ from tests.support.aws import BUCKET
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.verify.conftest import PutObject, S3Requests
+    from tests.support.s3 import PutObject, S3Requests
 
 LONG_FOLDER = "/".join(["a_rather_long_folder_name_" + str(i) * 40 for i in range(4)])
 FILES = {
