@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from aiven_backup.api import BackupsApi
 from local_runner.template import PROJECT_ROOT
 from tests.support.aws import REGION
+from tests.support.lock import LOCK_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_stepfunctions import SFNClient
 
 EVENTS = PROJECT_ROOT / "events" / "api"
-LOCK_TABLE = "backup-locks-api-test"
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/stand-in-state-machine"
 

@@ -16,7 +16,6 @@ from aiven_backup.api.executions import Executions
 from aiven_backup.workflow.execution_input import InputDefaults
 from aiven_backup.workflow.lock import ServiceLock
 from tests.support.api import (
-    LOCK_TABLE,
     ROLE_ARN,
     STAND_IN_DEFINITION,
     CallApi,
@@ -27,6 +26,7 @@ from tests.support.api import (
     load_api_module,
 )
 from tests.support.aws import REGION
+from tests.support.lock import LOCK_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
