@@ -12,10 +12,7 @@ import boto3
 
 from local_runner.aiven_simulator import AivenSimulator
 from local_runner.stack import BUCKET, ExecutionResult, LocalStack, StackOptions
-
-PROJECT = "acme"
-SERVICE = "metrics-influx"
-TOKEN = "sim-token-for-tests"
+from tests.support.aiven import PROJECT, SERVICE, TOKEN
 
 # Everything the deployed stack would be given, narrowed for a loopback simulator and fast tests.
 TEST_ENVIRONMENT = {

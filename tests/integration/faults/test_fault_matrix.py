@@ -8,7 +8,8 @@ import os
 import pytest
 
 from local_runner.sample_backup import build_sample_backup, pack_tar, sample_backup_files
-from tests.integration.faults.fault_support import (
+from tests.support.aiven import PROJECT, SERVICE
+from tests.support.faults import (
     COPY_FUNCTION,
     PROBE_RANGE,
     TargetedDownloadFault,
@@ -18,8 +19,6 @@ from tests.integration.faults.fault_support import (
 )
 from tests.support.s3 import sha256
 from tests.support.workflow import (
-    PROJECT,
-    SERVICE,
     Workflow,
     WorkflowFactory,
     assert_failure_notified,
