@@ -1,18 +1,5 @@
-"""The service lock's table name in tests, and a clock the test moves by hand."""
+"""The service lock's table name in tests."""
 
 from __future__ import annotations
 
 LOCK_TABLE = "backup-locks-test"
-
-
-class ManualClock:
-    """Epoch seconds that only move when the test says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds

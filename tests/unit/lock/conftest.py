@@ -1,4 +1,4 @@
-"""A lock table in moto and a clock the test moves by hand (helpers in tests/support/lock.py)."""
+"""A lock table in moto and a clock the test moves by hand (tests/support/)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import boto3
 import pytest
 
 from tests.support.aws import REGION
-from tests.support.lock import LOCK_TABLE, ManualClock
+from tests.support.clock import ManualClock
+from tests.support.lock import LOCK_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
