@@ -12,13 +12,11 @@ from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
 from local_runner.sample_backup import build_sample_backup
+from tests.support.aws import BUCKET, REGION
 from tests.support.workflow import Workflow, WorkflowFactory, workflow_factory
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-REGION = "us-east-1"
-BUCKET = "backups-test"
 
 
 @pytest.fixture(autouse=True)

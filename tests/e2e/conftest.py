@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from local_runner.influxdb import INSTALL_HINT, InfluxServer, influxd_available
-from tests.support.workflow import PROJECT, SERVICE, WorkflowFactory
-
-type Transport = Callable[[bytes], bytes]
+from tests.support.aiven import PROJECT, SERVICE
+from tests.support.influxdb import Transport, inventory_shards, manifest_shards
+from tests.support.workflow import WorkflowFactory
 
 
 @pytest.fixture
@@ -56,21 +53,3 @@ def transport(make_workflow: WorkflowFactory) -> Transport:
         return landed
 
     return deliver
-
-
-def manifest_shards(tar: bytes) -> set[tuple[str, str, int]]:
-    with tarfile.open(fileobj=io.BytesIO(tar)) as archive:
-        member = next(m for m in archive.getmembers() if m.name.endswith(".manifest"))
-        extracted = archive.extractfile(member)
-        assert extracted is not None
-        manifest = json.loads(extracted.read())
-    return {(f["database"], f["policy"], f["shardID"]) for f in manifest["files"] or []}
-
-
-def inventory_shards(inventory: dict[str, Any]) -> set[tuple[str, str, int]]:
-    return {
-        (database, policy, shard)
-        for database, policies in inventory["databases"].items()
-        for policy, shards in policies.items()
-        for shard in shards
-    }

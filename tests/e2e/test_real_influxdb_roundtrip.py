@@ -12,7 +12,7 @@ import pytest
 
 from local_runner.influxdb import InfluxServer, Point, SeriesKey
 from local_runner.real_backup import pack_backup_dir, seed_sample_data
-from tests.e2e.conftest import Transport
+from tests.support.influxdb import Transport
 
 
 def _unpack(tar: bytes, into: Path) -> Path:

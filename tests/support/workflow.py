@@ -4,7 +4,6 @@ in-process handlers. Waits and retry back-off are skipped, so tests assert behav
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -15,10 +14,7 @@ import boto3
 
 from local_runner.aiven_simulator import AivenSimulator
 from local_runner.stack import BUCKET, ExecutionResult, LocalStack, StackOptions
-
-PROJECT = "acme"
-SERVICE = "metrics-influx"
-TOKEN = "sim-token-for-tests"
+from tests.support.aiven import PROJECT, SERVICE, TOKEN
 
 # Everything the deployed stack would be given, narrowed for a loopback simulator and fast tests.
 TEST_ENVIRONMENT = {
@@ -150,7 +146,3 @@ def assert_success_notified(workflow: Workflow) -> None:
 def assert_lock_released(workflow: Workflow) -> None:
     items = boto3.client("dynamodb").scan(TableName="influxdb-backup-locks")["Items"]
     assert items == []
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

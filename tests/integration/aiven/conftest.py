@@ -9,7 +9,7 @@ import pytest
 
 from aiven_backup.aiven import AivenClient, RetryPolicy
 from local_runner.aiven_simulator import AivenSimulator
-from tests.integration.aiven.aiven_support import (
+from tests.support.aiven import (
     FAST_RETRY,
     FAST_TIMEOUT,
     TOKEN,

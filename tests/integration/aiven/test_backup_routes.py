@@ -15,7 +15,7 @@ from aiven_backup.aiven import AccessRoute, AivenClient, Service, preflight, res
 from aiven_backup.download_guard import check_download_url
 from aiven_backup.errors import AccessRouteNotEnabled, BackupUriNotFound, DownloadUrlRejected
 from local_runner.aiven_simulator import AivenSimulator, UriLocation
-from tests.integration.aiven.aiven_support import PROJECT, SERVICE
+from tests.support.aiven import PROJECT, SERVICE
 
 BACKUP = b"portable-backup-bytes " * 100
 BACKUP_NAME = "nightly:2026-11-23+v1"

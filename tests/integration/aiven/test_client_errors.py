@@ -20,7 +20,7 @@ from aiven_backup.errors import (
     ServiceNotPowered,
 )
 from local_runner.aiven_simulator import AivenSimulator, aiven_error_body
-from tests.integration.aiven.aiven_support import PROJECT, SERVICE, TOKEN, ClientFactory
+from tests.support.aiven import PROJECT, SERVICE, TOKEN, ClientFactory
 
 EOL_NOTE = "Aiven for InfluxDB reached end of life on 2025-04-30"
 

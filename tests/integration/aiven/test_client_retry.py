@@ -11,7 +11,7 @@ import pytest
 from aiven_backup.aiven import AivenClient, RetryPolicy
 from aiven_backup.errors import AivenRateLimited, AivenServerError, AivenUnavailable
 from local_runner.aiven_simulator import RATE_LIMIT_MESSAGE, AivenSimulator
-from tests.integration.aiven.aiven_support import PROJECT, SERVICE, ClientFactory
+from tests.support.aiven import PROJECT, SERVICE, ClientFactory
 
 
 @pytest.fixture(autouse=True)

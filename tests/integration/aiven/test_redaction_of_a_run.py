@@ -24,8 +24,8 @@ from aiven_backup.download_guard import check_download_url
 from aiven_backup.errors import AivenUnauthorized, DownloadUrlRejected
 from aiven_backup.redaction import RedactingFilter, install_redaction
 from local_runner.aiven_simulator import AivenSimulator
-from tests.conftest import REGION
-from tests.integration.aiven.aiven_support import PROJECT, SERVICE
+from tests.support.aiven import PROJECT, SERVICE
+from tests.support.aws import REGION
 
 NOISY_LOGGERS = ("httpx", "httpcore", "botocore", "urllib3")
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from local_runner.aiven_simulator import AivenSimulator
-from tests.integration.aiven.aiven_support import PROJECT, SERVICE, TOKEN
+from tests.support.aiven import PROJECT, SERVICE, TOKEN
 
 SERVICE_PATH = f"/v1/project/{PROJECT}/service/{SERVICE}"
 

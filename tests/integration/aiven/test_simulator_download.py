@@ -12,7 +12,7 @@ import pytest
 
 from aiven_backup.aiven import AivenClient
 from local_runner.aiven_simulator import AivenSimulator, SimulatedService
-from tests.integration.aiven.aiven_support import PROJECT, SERVICE
+from tests.support.aiven import PROJECT, SERVICE
 
 BACKUP = bytes(range(256)) * 40  # 10 KiB, every offset distinguishable
 

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from aiven_backup.api import BackupsApi
-from tests.integration.api.conftest import (
+from tests.support.api import (
     BACKUP_RESULT,
+    CallApi,
     HttpAnswer,
+    InstallCore,
     StandIn,
     load_event,
     with_backup_id,
     with_query,
 )
 
-CallApi = Callable[[dict[str, Any]], HttpAnswer]
-InstallCore = Callable[..., BackupsApi]
 SAMPLE_ID = "api-metrics-influx-20261123T030000Z-0a1b2c3d"  # the id in events/api/get_backup.json
 ISO_UTC = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 

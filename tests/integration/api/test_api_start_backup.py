@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
-from aiven_backup.api import BackupsApi
-from tests.integration.api.conftest import (
-    HttpAnswer,
+from tests.support.api import (
+    CallApi,
+    InstallCore,
     StandIn,
     hold_lock,
     load_event,
@@ -23,8 +22,6 @@ from tests.integration.api.conftest import (
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-CallApi = Callable[[dict[str, Any]], HttpAnswer]
-InstallCore = Callable[..., BackupsApi]
 API_NAME = re.compile(r"api-metrics-influx-(\d{8}T\d{6}Z)-[0-9a-f]{8}")
 
 

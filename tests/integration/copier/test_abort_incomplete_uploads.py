@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aiven_backup.copier import abort_incomplete_uploads
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-BUCKET = "backups-test"
 
 
 def _start(s3: S3Client, key: str) -> str:

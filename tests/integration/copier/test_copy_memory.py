@@ -31,7 +31,7 @@ from aiven_backup.copier.upload_body import prepare_client
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.copier.conftest import ServeSource
+    from tests.support.source_server import ServeSource
 
 SIZE = 200 * MiB
 FIXED_OVERHEAD = 16 * MiB

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import os
 from collections import Counter
@@ -12,14 +12,14 @@ import pytest
 
 from aiven_backup.copier import CopyConfig, CopyCursor, CopyDone, copy_url_to_s3
 from aiven_backup.errors import BackupNotAvailable, SourceChanged, UploadLost
+from tests.support.aws import BUCKET
+from tests.support.copier import PART
+from tests.support.s3 import incomplete_upload_ids, object_keys, sha256, stored_sha256
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.copier.conftest import ServeSource, SourceServer
-
-BUCKET = "backups-test"
-PART = 64 * 1024
+    from tests.support.source_server import ServeSource, SourceServer
 
 
 def _count_upload_parts(s3: S3Client) -> Counter[int]:
@@ -56,10 +56,6 @@ def _copy_in_slices(
     raise AssertionError("the copy never finished")
 
 
-def _object_sha256(s3: S3Client, key: str = "b.tar") -> str:
-    return hashlib.sha256(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()).hexdigest()
-
-
 def _data_requests(server: SourceServer) -> list[str | None]:
     """The Range header of every GET but the probes (``bytes=0-0``)."""
     return [r.range for r in server.behaviour.gets if r.range != "bytes=0-0"]
@@ -75,7 +71,7 @@ def test_resume_with_range_uploads_every_part_once_and_reads_every_byte_once(
     done, calls = _copy_in_slices(s3, server, small_parts)
 
     assert calls > 3
-    assert _object_sha256(s3) == hashlib.sha256(data).hexdigest()
+    assert stored_sha256(s3, "b.tar") == sha256(data)
     assert done.parts == 11
     assert uploads == Counter(range(1, 12))
     fetched = 0
@@ -97,7 +93,7 @@ def test_resume_without_range_rereads_from_the_start_and_skips_what_is_uploaded(
     done, calls = _copy_in_slices(s3, server, small_parts)
 
     assert calls > 2
-    assert _object_sha256(s3) == hashlib.sha256(data).hexdigest()
+    assert stored_sha256(s3, "b.tar") == sha256(data)
     assert done.size == len(data)
     assert uploads == Counter(range(1, 9))
 
@@ -105,13 +101,13 @@ def test_resume_without_range_rereads_from_the_start_and_skips_what_is_uploaded(
 def test_resume_with_sequential_reads_uses_range_from_the_cursor(
     s3: S3Client, serve: ServeSource, small_parts: CopyConfig
 ) -> None:
-    config = CopyConfig(**{**small_parts.__dict__, "read_concurrency": 1})
+    config = dataclasses.replace(small_parts, read_concurrency=1)
     data = os.urandom(6 * PART)
     server = serve(data, ranges=True)
 
     _copy_in_slices(s3, server, config)
 
-    assert _object_sha256(s3) == hashlib.sha256(data).hexdigest()
+    assert stored_sha256(s3, "b.tar") == sha256(data)
     starts = [h.removeprefix("bytes=").split("-")[0] for h in _data_requests(server) if h]
     assert len(starts) == len(set(starts))  # no offset was asked for twice
 
@@ -140,9 +136,7 @@ def _resume(
 
 
 def _nothing_left(s3: S3Client) -> bool:
-    uploads = s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
-    objects = s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
-    return not uploads and not objects
+    return not incomplete_upload_ids(s3) and not object_keys(s3)
 
 
 def test_a_source_whose_size_changed_between_calls_fails_and_leaves_nothing(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import os
 import zlib
@@ -12,20 +12,13 @@ import pytest
 
 from aiven_backup.copier import CopyConfig, CopyDone, copy_url_to_s3
 from aiven_backup.copier.checksum import crc32_to_base64
+from tests.support.aws import BUCKET
+from tests.support.s3 import sha256, stored_sha256
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.copier.conftest import ServeSource
-
-BUCKET = "backups-test"
-
-
-def _sha256_of_object(s3: S3Client, key: str) -> str:
-    digest = hashlib.sha256()
-    for chunk in s3.get_object(Bucket=BUCKET, Key=key)["Body"].iter_chunks(1 << 20):
-        digest.update(chunk)
-    return digest.hexdigest()
+    from tests.support.source_server import ServeSource
 
 
 @pytest.mark.parametrize("ranges", [True, False], ids=["range", "no-range"])
@@ -45,7 +38,7 @@ def test_copy_is_byte_identical(
     )
 
     assert isinstance(done, CopyDone)
-    assert _sha256_of_object(s3, "b.tar") == hashlib.sha256(data).hexdigest()
+    assert stored_sha256(s3, "b.tar") == sha256(data)
     assert done.size == len(data)
     assert done.parts == 21
     assert done.checksum == crc32_to_base64(zlib.crc32(data))
@@ -82,7 +75,7 @@ def test_progress_reports_the_uploaded_prefix_in_order_up_to_the_total(
 def test_a_host_answering_shorter_ranges_than_asked_is_followed_up(
     s3: S3Client, serve: ServeSource, small_parts: CopyConfig, read_concurrency: int
 ) -> None:
-    config = CopyConfig(**{**small_parts.__dict__, "read_concurrency": read_concurrency})
+    config = dataclasses.replace(small_parts, read_concurrency=read_concurrency)
     data = os.urandom(5 * 64 * 1024 + 3)
     server = serve(data, ranges=True, range_cap=10_000, reset_next=1, reset_after=5_000)
 
@@ -91,7 +84,7 @@ def test_a_host_answering_shorter_ranges_than_asked_is_followed_up(
     )
 
     assert isinstance(done, CopyDone)
-    assert _sha256_of_object(s3, "b.tar") == hashlib.sha256(data).hexdigest()
+    assert stored_sha256(s3, "b.tar") == sha256(data)
 
 
 def test_ranged_reads_reuse_their_keep_alive_connections(

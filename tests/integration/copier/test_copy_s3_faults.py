@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import zlib
@@ -20,14 +19,15 @@ from moto.core.botocore_stubber import MockRawResponse
 from aiven_backup.copier import CopyConfig, CopyDone, copy_url_to_s3
 from aiven_backup.copier.checksum import crc32_from_base64
 from aiven_backup.errors import S3Unavailable, UploadFailed
+from tests.support.aws import BUCKET
+from tests.support.copier import PART
+from tests.support.s3 import incomplete_upload_ids, object_keys, sha256, stored_sha256
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.copier.conftest import ServeSource, SourceServer
+    from tests.support.source_server import ServeSource, SourceServer
 
-BUCKET = "backups-test"
-PART = 64 * 1024
 
 Injector = Callable[[AWSPreparedRequest], AWSResponse | None]
 
@@ -75,14 +75,6 @@ def _copy(s3: S3Client, server: SourceServer, config: CopyConfig) -> CopyDone:
     return result
 
 
-def _uploads(s3: S3Client) -> list[str]:
-    return [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])]
-
-
-def _objects(s3: S3Client) -> list[str]:
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
-
-
 @pytest.mark.parametrize(
     ("code", "status"), [("SlowDown", 503), ("InternalError", 500), ("ServiceUnavailable", 503)]
 )
@@ -99,8 +91,7 @@ def test_slowdown_and_server_errors_on_upload_part_are_retried(
 
     _copy(s3_once, server, small_parts)
 
-    body = s3_once.get_object(Bucket=BUCKET, Key="b.tar")["Body"].read()
-    assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+    assert stored_sha256(s3_once, "b.tar") == sha256(data)
     assert len(attempts) == 5 + 3
 
 
@@ -133,7 +124,8 @@ def test_s3_that_keeps_slowing_down_is_unavailable_and_the_upload_is_left_for_re
     with pytest.raises(S3Unavailable, match="kept failing"):
         _copy(s3_once, server, small_parts)
 
-    assert len(_uploads(s3_once)) == 1  # transient: the workflow may retry from its cursor
+    # transient: the workflow may retry from its cursor
+    assert len(incomplete_upload_ids(s3_once)) == 1
 
 
 def test_access_denied_fails_the_upload_and_aborts_it(
@@ -146,8 +138,8 @@ def test_access_denied_fails_the_upload_and_aborts_it(
         _copy(s3_once, server, small_parts)
 
     assert len(set(attempts)) <= small_parts.upload_concurrency  # no retry of a refusal
-    assert _uploads(s3_once) == []
-    assert _objects(s3_once) == []
+    assert incomplete_upload_ids(s3_once) == []
+    assert object_keys(s3_once) == []
 
 
 def _verify_checksums_like_s3(corrupt: Callable[[int], bool]) -> Injector:
@@ -201,8 +193,8 @@ def test_a_part_s3_keeps_rejecting_as_corrupt_fails_and_aborts(
     with pytest.raises(UploadFailed, match="checksum"):
         _copy(s3_once, server, small_parts)
 
-    assert _uploads(s3_once) == []
-    assert _objects(s3_once) == []
+    assert incomplete_upload_ids(s3_once) == []
+    assert object_keys(s3_once) == []
 
 
 def test_an_object_assembled_from_other_bytes_is_detected_and_deleted(
@@ -225,8 +217,8 @@ def test_an_object_assembled_from_other_bytes_is_detected_and_deleted(
     with pytest.raises(UploadFailed, match="does not match what was read"):
         _copy(s3, server, small_parts)
 
-    assert _objects(s3) == []
-    assert _uploads(s3) == []
+    assert object_keys(s3) == []
+    assert incomplete_upload_ids(s3) == []
 
 
 def test_parts_are_sent_unsigned_over_https_because_the_crc32_protects_them(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import os
 from typing import TYPE_CHECKING
 
@@ -15,14 +15,14 @@ from aiven_backup.errors import (
     SourceTruncated,
     SourceUnavailable,
 )
+from tests.support.aws import BUCKET
+from tests.support.copier import PART
+from tests.support.s3 import incomplete_upload_ids, object_keys, sha256, stored_sha256
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.copier.conftest import ServeSource, SourceServer
-
-BUCKET = "backups-test"
-PART = 64 * 1024
+    from tests.support.source_server import ServeSource, SourceServer
 
 
 def _copy(
@@ -37,18 +37,6 @@ def _copy(
         cursor=cursor,
         config=config,
     )
-
-
-def _stored_sha256(s3: S3Client) -> str:
-    return hashlib.sha256(s3.get_object(Bucket=BUCKET, Key="b.tar")["Body"].read()).hexdigest()
-
-
-def _uploads(s3: S3Client) -> list[str]:
-    return [u["UploadId"] for u in s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])]
-
-
-def _objects(s3: S3Client) -> list[str]:
-    return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 
 @pytest.mark.parametrize("ranges", [True, False], ids=["range", "no-range"])
@@ -68,7 +56,7 @@ def test_a_connection_reset_mid_body_is_retried_and_the_copy_is_intact(
     done = _copy(s3, server, small_parts)
 
     assert isinstance(done, CopyDone)
-    assert _stored_sha256(s3) == hashlib.sha256(data).hexdigest()
+    assert stored_sha256(s3, "b.tar") == sha256(data)
     assert server.behaviour.reset_next == 0  # both resets really happened
 
 
@@ -88,8 +76,8 @@ def test_a_body_that_keeps_ending_early_fails_as_truncated_and_leaves_nothing(
     with pytest.raises(SourceTruncated, match="ending early"):
         _copy(s3, server, small_parts)
 
-    assert _objects(s3) == []
-    assert _uploads(s3) == []
+    assert object_keys(s3) == []
+    assert incomplete_upload_ids(s3) == []
 
 
 def test_a_content_length_larger_than_the_body_fails_as_truncated(
@@ -100,8 +88,8 @@ def test_a_content_length_larger_than_the_body_fails_as_truncated(
     with pytest.raises(SourceTruncated):
         _copy(s3, server, small_parts)
 
-    assert _objects(s3) == []
-    assert _uploads(s3) == []
+    assert object_keys(s3) == []
+    assert incomplete_upload_ids(s3) == []
 
 
 def test_server_errors_and_rate_limits_are_retried(
@@ -113,7 +101,7 @@ def test_server_errors_and_rate_limits_are_retried(
     done = _copy(s3, server, small_parts)
 
     assert isinstance(done, CopyDone)
-    assert _stored_sha256(s3) == hashlib.sha256(data).hexdigest()
+    assert stored_sha256(s3, "b.tar") == sha256(data)
 
 
 def test_a_source_that_keeps_failing_is_unavailable_before_any_upload_starts(
@@ -125,15 +113,13 @@ def test_a_source_that_keeps_failing_is_unavailable_before_any_upload_starts(
         _copy(s3, server, small_parts)
 
     assert len(server.behaviour.gets) == small_parts.max_attempts
-    assert _uploads(s3) == []
+    assert incomplete_upload_ids(s3) == []
 
 
 def test_no_retry_is_waited_for_past_the_time_budget(
     s3: S3Client, serve: ServeSource, small_parts: CopyConfig
 ) -> None:
-    patient = CopyConfig(
-        **{**small_parts.__dict__, "retry_base_delay": 30.0, "retry_max_delay": 30.0}
-    )
+    patient = dataclasses.replace(small_parts, retry_base_delay=30.0, retry_max_delay=30.0)
     server = serve(os.urandom(PART), fail_next=1000, fail_status=503)
 
     with pytest.raises(SourceUnavailable, match="after 1 attempts"):
@@ -170,7 +156,7 @@ def test_a_source_failing_after_progress_returns_a_cursor_that_resumes(
     done = _copy(s3, server, small_parts, cursor=first)
 
     assert isinstance(done, CopyDone)
-    assert _stored_sha256(s3) == hashlib.sha256(data).hexdigest()
+    assert stored_sha256(s3, "b.tar") == sha256(data)
 
 
 @pytest.mark.parametrize("status", [404, 410])
@@ -195,7 +181,7 @@ def test_refusals_and_redirects_are_rejected_without_retry(
         _copy(s3, server, small_parts)
 
     assert [r.path for r in server.behaviour.gets] == ["/backups/metrics-influx.tar"]
-    assert _uploads(s3) == []
+    assert incomplete_upload_ids(s3) == []
 
 
 def test_an_empty_backup_becomes_an_empty_object(

@@ -22,7 +22,7 @@ from aiven_backup.errors import BackupNotAvailable, SourceRejected, SourceUnavai
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.copier.conftest import ServeSource
+    from tests.support.source_server import ServeSource
 
 FAST = CopyConfig(max_attempts=3, retry_base_delay=0.001, retry_max_delay=0.01)
 PASSWORD = "s3cr3t-p@ss/word"

@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from aiven_backup import errors
+from tests.support.aiven import PROJECT, SERVICE
 from tests.support.workflow import (
-    PROJECT,
-    SERVICE,
     Workflow,
     assert_lock_released,
     assert_nothing_left_in_s3,

@@ -8,7 +8,8 @@ import os
 import pytest
 
 from local_runner.sample_backup import build_sample_backup, pack_tar, sample_backup_files
-from tests.integration.faults.fault_support import (
+from tests.support.aiven import PROJECT, SERVICE
+from tests.support.faults import (
     COPY_FUNCTION,
     PROBE_RANGE,
     TargetedDownloadFault,
@@ -16,16 +17,14 @@ from tests.integration.faults.fault_support import (
     failing_s3_calls,
     targeted_download_fault,
 )
+from tests.support.s3 import sha256
 from tests.support.workflow import (
-    PROJECT,
-    SERVICE,
     Workflow,
     WorkflowFactory,
     assert_failure_notified,
     assert_lock_released,
     assert_nothing_left_in_s3,
     assert_success_notified,
-    sha256,
 )
 
 MiB = 1024 * 1024

@@ -10,15 +10,14 @@ from __future__ import annotations
 import pytest
 
 from local_runner.stack import BUCKET
-from tests.integration.faults.fault_support import failing_s3_calls
+from tests.support.aiven import PROJECT, SERVICE
+from tests.support.faults import failing_s3_calls
+from tests.support.s3 import sha256
 from tests.support.workflow import (
-    PROJECT,
-    SERVICE,
     WorkflowFactory,
     assert_failure_notified,
     assert_lock_released,
     assert_success_notified,
-    sha256,
 )
 
 BOTOCORE_ATTEMPTS = 6  # services_for: retries={"mode": "standard", "max_attempts": 5} = 5 retries

@@ -9,14 +9,9 @@ from typing import Any
 import pytest
 
 from aiven_backup.workflow.lock import ServiceLock
-from tests.support.workflow import (
-    PROJECT,
-    SERVICE,
-    WorkflowFactory,
-    assert_lock_released,
-    assert_success_notified,
-    sha256,
-)
+from tests.support.aiven import PROJECT, SERVICE
+from tests.support.s3 import sha256
+from tests.support.workflow import WorkflowFactory, assert_lock_released, assert_success_notified
 
 # What Lambda reports when a function runs out of time: Step Functions sees this error name.
 SandboxTimedout = type("Sandbox.Timedout", (Exception,), {})

@@ -18,13 +18,8 @@ from moto.events.models import EventPattern
 
 from local_runner.stack import BUCKET
 from local_runner.template import load_template
-from tests.support.workflow import (
-    PROJECT,
-    SERVICE,
-    Workflow,
-    assert_lock_released,
-    hold_lock,
-)
+from tests.support.aiven import PROJECT, SERVICE
+from tests.support.workflow import Workflow, assert_lock_released, hold_lock
 
 EVENT = json.loads(
     (Path(__file__).parents[3] / "events/eventbridge/execution-aborted.json").read_text()

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import BUCKET
+from tests.support.aws import BUCKET
+from tests.support.s3 import PutObject, S3Requests
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-PutObject = Callable[[str, bytes], str]
-
-
-@dataclass
-class S3Requests:
-    """What the client under test asked S3 for, counted by botocore event hooks."""
-
-    calls: list[str] = field(default_factory=list)
-    bytes_received: int = 0
-
-    def count(self, operation: str) -> int:
-        return self.calls.count(operation)
-
-    def reset(self) -> None:
-        self.calls.clear()
-        self.bytes_received = 0
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ import pytest
 
 from aiven_backup.errors import NotAnInfluxBackup
 from aiven_backup.verify import TarMember, index_tar_in_s3
-from tests.conftest import BUCKET
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.verify.conftest import PutObject, S3Requests
+    from tests.support.s3 import PutObject, S3Requests
 
 LONG_FOLDER = "/".join(["a_rather_long_folder_name_" + str(i) * 40 for i in range(4)])
 FILES = {

@@ -17,12 +17,12 @@ from local_runner.sample_backup import (
     pack_tar,
     sample_backup_files,
 )
-from tests.conftest import BUCKET
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.verify.conftest import PutObject, S3Requests
+    from tests.support.s3 import PutObject, S3Requests
 
 STAMP = "20261123T030000Z"
 LONG_FOLDER = "aiven-user-backup-" + "/".join(["influx-metrics-" + "0123456789" * 8] * 2)

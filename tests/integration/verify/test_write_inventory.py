@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from aiven_backup.verify import verify_backup, write_inventory
 from local_runner.sample_backup import build_sample_backup
-from tests.conftest import BUCKET
+from tests.support.aws import BUCKET
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.integration.verify.conftest import PutObject
+    from tests.support.s3 import PutObject
 
 KEY = "backups/acme/metrics-influx/2026/11/23/metrics-influx-20261123T0300Z.tar"
 

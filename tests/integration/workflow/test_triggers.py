@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from local_runner.template import load_template, state_machine
-from tests.support.workflow import PROJECT, SERVICE, Workflow, sha256
+from tests.support.aiven import PROJECT, SERVICE
+from tests.support.s3 import sha256
+from tests.support.workflow import Workflow
 
 
 def test_the_schedule_input_in_the_template_runs_to_success(

@@ -7,9 +7,9 @@ import os
 
 from local_runner.sample_backup import build_sample_backup, pack_tar, sample_backup_files
 from local_runner.stack import BUCKET
+from tests.support.aiven import PROJECT, SERVICE
+from tests.support.s3 import sha256
 from tests.support.workflow import (
-    PROJECT,
-    SERVICE,
     Workflow,
     WorkflowFactory,
     assert_failure_notified,
@@ -18,7 +18,6 @@ from tests.support.workflow import (
     assert_success_notified,
     hold_lock,
     other_execution,
-    sha256,
 )
 
 

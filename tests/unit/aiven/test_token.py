@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities import parameters
 from aiven_backup.aiven import get_aiven_token
 from aiven_backup.errors import AivenTokenUnavailable
 from aiven_backup.redaction import redact
-from tests.conftest import REGION
+from tests.support.aws import REGION
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from aiven_backup.copier.budget import Budget
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import ManualClock
 
 
 def test_a_fresh_budget_allows_parts_until_the_deadline() -> None:
-    clock = FakeClock()
+    clock = ManualClock(start=100.0)
     budget = Budget(10.0, clock=clock)
 
     clock.now += 9.9
@@ -24,7 +17,7 @@ def test_a_fresh_budget_allows_parts_until_the_deadline() -> None:
 
 
 def test_no_part_starts_that_the_slowest_part_so_far_could_not_finish() -> None:
-    clock = FakeClock()
+    clock = ManualClock(start=100.0)
     budget = Budget(10.0, clock=clock)
     started = clock.now
     clock.now += 3.0
@@ -37,7 +30,7 @@ def test_no_part_starts_that_the_slowest_part_so_far_could_not_finish() -> None:
 
 
 def test_the_estimate_is_the_slowest_part_not_the_latest() -> None:
-    clock = FakeClock()
+    clock = ManualClock(start=100.0)
     budget = Budget(100.0, clock=clock)
     budget.observe_part(clock.now - 5.0)
     budget.observe_part(clock.now - 1.0)
@@ -47,4 +40,4 @@ def test_the_estimate_is_the_slowest_part_not_the_latest() -> None:
 
 
 def test_a_spent_budget_allows_nothing() -> None:
-    assert not Budget(0.0, clock=FakeClock()).allows_another_part()
+    assert not Budget(0.0, clock=ManualClock(start=100.0)).allows_another_part()

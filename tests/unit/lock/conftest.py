@@ -1,4 +1,4 @@
-"""A lock table in moto, a clock the test moves by hand, and DynamoDB's per-item atomicity."""
+"""A lock table in moto and a clock the test moves by hand (tests/support/)."""
 
 from __future__ import annotations
 
@@ -7,25 +7,12 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
-from tests.conftest import REGION
+from tests.support.aws import REGION
+from tests.support.clock import ManualClock
+from tests.support.lock import LOCK_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-LOCK_TABLE = "backup-locks-test"
-
-
-class ManualClock:
-    """Epoch seconds that only move when the test says so."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

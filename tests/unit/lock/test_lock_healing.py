@@ -11,8 +11,9 @@ import pytest
 
 from aiven_backup.errors import BackupAlreadyRunning
 from aiven_backup.workflow.lock import LockHolder, ServiceLock, step_functions_liveness
-from tests.conftest import REGION
-from tests.unit.lock.conftest import LOCK_TABLE, ManualClock
+from tests.support.aws import REGION
+from tests.support.clock import ManualClock
+from tests.support.lock import LOCK_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

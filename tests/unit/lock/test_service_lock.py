@@ -9,7 +9,8 @@ import pytest
 
 from aiven_backup.errors import BackupAlreadyRunning
 from aiven_backup.workflow.lock import LockHolder, ServiceLock
-from tests.unit.lock.conftest import LOCK_TABLE, ManualClock
+from tests.support.clock import ManualClock
+from tests.support.lock import LOCK_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

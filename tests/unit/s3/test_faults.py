@@ -11,7 +11,7 @@ from botocore.exceptions import (
 )
 
 from aiven_backup.s3.faults import S3Fault, classify_s3_error
-from tests.support.s3_faults import client_error
+from tests.support.s3 import client_error
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from aiven_backup.errors import BackupError, S3Unavailable, UploadFailed, UploadLost
 from aiven_backup.s3.translate import s3_errors_named
-from tests.support.s3_faults import client_error
+from tests.support.s3 import client_error
 
 
 @pytest.mark.parametrize(

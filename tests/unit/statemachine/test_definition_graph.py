@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
 from aiven_backup import errors
-from local_runner.template import load_template, state_machine
-
-SPEC = state_machine(load_template())
-DEFINITION: dict[str, Any] = json.loads(SPEC.definition_path.read_text())
-STATES: dict[str, Any] = DEFINITION["States"]
-BUILT_IN_ERROR_PREFIXES = ("States.", "Lambda.", "Sandbox.")
+from local_runner.template import load_template
+from tests.support.state_machine import (
+    BUILT_IN_ERROR_PREFIXES,
+    DEFINITION,
+    SPEC,
+    STATES,
+    TASKS,
+    error_names,
+)
 
 
 def targets(state: Mapping[str, Any]) -> Iterator[str]:
@@ -26,11 +28,6 @@ def targets(state: Mapping[str, Any]) -> Iterator[str]:
         yield choice["Next"]
     for catcher in state.get("Catch", []):
         yield catcher["Next"]
-
-
-def error_names(state: Mapping[str, Any]) -> Iterator[str]:
-    for rule in [*state.get("Retry", []), *state.get("Catch", [])]:
-        yield from rule["ErrorEquals"]
 
 
 @pytest.mark.parametrize("name", sorted(STATES))
@@ -55,7 +52,7 @@ def test_every_non_terminal_state_has_a_way_out() -> None:
         assert terminal or list(targets(state)), f"{name} neither ends nor continues"
 
 
-@pytest.mark.parametrize("name", sorted(n for n, s in STATES.items() if s["Type"] == "Task"))
+@pytest.mark.parametrize("name", TASKS)
 def test_every_task_has_a_timeout_and_a_catch(name: str) -> None:
     state = STATES[name]
     assert state.get("TimeoutSeconds", 0) > 0
@@ -69,15 +66,6 @@ def test_error_names_in_retry_and_catch_are_real_exception_classes() -> None:
     assert not unknown, (
         f"Retry/Catch name errors that aiven_backup.errors does not define: {unknown}"
     )
-
-
-def test_only_transient_errors_are_retried() -> None:
-    for state in STATES.values():
-        for rule in state.get("Retry", []):
-            for name in rule["ErrorEquals"]:
-                if name.startswith(BUILT_IN_ERROR_PREFIXES):
-                    continue
-                assert getattr(errors, name).transient, f"{name} is retried but not transient"
 
 
 def test_every_substitution_is_declared_in_the_template() -> None:

@@ -1,4 +1,4 @@
-"""Constants shared by the Aiven integration tests and their conftest."""
+"""The Aiven side of the tests: the project, service and token the simulator is given."""
 
 from __future__ import annotations
 
