@@ -161,6 +161,25 @@ class StackContext:
         (only,) = self.resolve(value)
         return only
 
+    def condition(self, name: str) -> bool:
+        """The value of the template's condition ``name`` for this deployment's parameters."""
+        return self._truth(self.template["Conditions"][name])
+
+    def _truth(self, expression: Any) -> bool:
+        ((key, argument),) = expression.items()
+        if key == "Condition":
+            return self.condition(argument)
+        if key == "Fn::Not":
+            return not self._truth(argument[0])
+        if key == "Fn::And":
+            return all(self._truth(item) for item in argument)
+        if key == "Fn::Or":
+            return any(self._truth(item) for item in argument)
+        if key == "Fn::Equals":
+            left, right = (self.resolve_one(item) for item in argument)
+            return left == right
+        raise UnsupportedIntrinsic(f"cannot evaluate the condition {expression!r}")
+
     def physical_id(self, logical_id: str) -> list[str]:
         """What ``Ref`` of a resource gives, as far as names go: its explicit name if it has one,
         else a name CloudFormation generates from the stack name and the logical id."""
@@ -229,19 +248,28 @@ class StackContext:
 # --- roles and their statements -----------------------------------------------------------------
 
 
-def statements(policy_document: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """A policy document's statements, both branches of an ``Fn::If`` included."""
+def statements(
+    policy_document: Mapping[str, Any], deployment: StackContext | None = None
+) -> Iterator[dict[str, Any]]:
+    """A policy document's statements: in ``deployment``, or under any condition without one."""
     listed = policy_document["Statement"]
     for statement in listed if isinstance(listed, list) else [listed]:
-        yield from _branches(statement)
+        yield from _branches(statement, deployment)
 
 
-def _branches(statement: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(statement, Mapping) and set(statement) == {"Fn::If"}:
-        for branch in statement["Fn::If"][1:]:
-            yield from _branches(branch)
-    elif isinstance(statement, Mapping) and statement != {"Ref": "AWS::NoValue"}:
-        yield dict(statement)
+def _branches(item: Any, deployment: StackContext | None) -> Iterator[dict[str, Any]]:
+    """``item`` itself, or what an ``Fn::If`` around it gives (both branches without a
+    deployment to decide); ``AWS::NoValue`` gives nothing."""
+    if isinstance(item, Mapping) and set(item) == {"Fn::If"}:
+        condition, when_true, when_false = item["Fn::If"]
+        if deployment is None:
+            branches = [when_true, when_false]
+        else:
+            branches = [when_true if deployment.condition(condition) else when_false]
+        for branch in branches:
+            yield from _branches(branch, deployment)
+    elif isinstance(item, Mapping) and item != {"Ref": "AWS::NoValue"}:
+        yield dict(item)
 
 
 def actions(statement: Mapping[str, Any]) -> list[str]:
@@ -263,23 +291,42 @@ def role_of(translated_template: Mapping[str, Any], logical_id: str) -> str:
     raise ValueError(f"{logical_id} runs as {role!r}, not as a role of this template")
 
 
-def role_statements(translated_template: Mapping[str, Any], role_id: str) -> list[dict[str, Any]]:
-    """Every inline statement of the role ``role_id``."""
+def role_statements(
+    translated_template: Mapping[str, Any], role_id: str, deployment: StackContext | None = None
+) -> list[dict[str, Any]]:
+    """The inline statements of the role ``role_id``: in ``deployment``, or all of them."""
     role = translated_template["Resources"][role_id]["Properties"]
     return [
         statement
-        for policy in role.get("Policies", [])
-        for statement in statements(policy["PolicyDocument"])
+        for listed in role.get("Policies", [])
+        for policy in _branches(listed, deployment)
+        for statement in statements(policy["PolicyDocument"], deployment)
     ]
 
 
-def granted_actions(translated_template: Mapping[str, Any], logical_id: str) -> set[str]:
-    """The inline actions granted to the function or state machine ``logical_id``."""
+def allowed(
+    translated_template: Mapping[str, Any],
+    logical_id: str,
+    deployment: StackContext | None = None,
+) -> list[dict[str, Any]]:
+    """The Allow statements of the role the function or state machine ``logical_id`` runs as."""
     role_id = role_of(translated_template, logical_id)
+    return [
+        statement
+        for statement in role_statements(translated_template, role_id, deployment)
+        if statement.get("Effect") == "Allow"
+    ]
+
+
+def granted_actions(
+    translated_template: Mapping[str, Any],
+    logical_id: str,
+    deployment: StackContext | None = None,
+) -> set[str]:
+    """The inline actions granted to the function or state machine ``logical_id``."""
     return {
         action
-        for statement in role_statements(translated_template, role_id)
-        if statement.get("Effect") == "Allow"
+        for statement in allowed(translated_template, logical_id, deployment)
         for action in actions(statement)
     }
 
