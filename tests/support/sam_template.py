@@ -62,20 +62,21 @@ def local_paths_to_s3(template: dict[str, Any], root: Path = ROOT) -> None:
 
 
 def translate_template(
-    template: Mapping[str, Any], stack_name: str = DEFAULT_STACK_NAME
+    template: Mapping[str, Any], stack_name: str | None = DEFAULT_STACK_NAME
 ) -> dict[str, Any]:
-    """Translate a SAM template (already loaded) to plain CloudFormation."""
+    """Translate a SAM template (already loaded) to plain CloudFormation.
+
+    With a ``stack_name`` SAM resolves ``${AWS::StackName}`` where it resolves parameters (a
+    layer's name, for one), as CloudFormation's transform does; without one it leaves it be.
+    """
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)  # the translator insists on one
     from samtranslator.translator.transform import transform  # noqa: PLC0415 - heavy import
 
     sam = copy.deepcopy(dict(template))
     local_paths_to_s3(sam)
-    pseudo = {
-        "AWS::Region": REGION,
-        "AWS::Partition": PARTITION,
-        "AWS::AccountId": ACCOUNT_ID,
-        "AWS::StackName": stack_name,
-    }
+    pseudo = {"AWS::Region": REGION, "AWS::Partition": PARTITION, "AWS::AccountId": ACCOUNT_ID}
+    if stack_name is not None:
+        pseudo["AWS::StackName"] = stack_name
     translated: dict[str, Any] = transform(sam, pseudo, _NoManagedPolicies())
     return translated
 
