@@ -1,0 +1,76 @@
+"""The EventBridge Scheduler schedule: what it sends, and what happens when sending fails.
+
+Scheduler never fires in moto, so the schedule is read from the translated template and its input
+goes through the same parser the first state uses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from aiven_backup.workflow.execution_input import (
+    PROJECT_NAME_PATTERN,
+    SERVICE_NAME_PATTERN,
+    InputDefaults,
+    parse_execution_input,
+)
+from local_runner.template import load_template
+from tests.support.sam_template import StackContext, resources_of_type, translated
+
+FIRED_AT = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+def the_schedule(template: dict[str, Any]) -> dict[str, Any]:
+    (schedule,) = resources_of_type(template, "AWS::Scheduler::Schedule").values()
+    return schedule
+
+
+def scheduled_input(deployment: StackContext) -> object:
+    """The JSON the schedule sends to StartExecution in this deployment."""
+    target = the_schedule(dict(deployment.template))["Properties"]["Target"]
+    return json.loads(deployment.resolve_one(target["Input"]))
+
+
+def input_defaults(deployment: StackContext) -> InputDefaults:
+    """The DEFAULT_* variables the template gives StartBackup, resolved for this deployment."""
+    variables = deployment.resources["StartBackupFunction"]["Properties"]["Environment"][
+        "Variables"
+    ]
+    return InputDefaults.from_env(
+        {
+            name: deployment.resolve_one(value)
+            for name, value in variables.items()
+            if name.startswith("DEFAULT_")
+        }
+    )
+
+
+@pytest.mark.parametrize("backup_mode", ["request", "existing"])
+def test_a_scheduled_run_requests_a_new_backup_whatever_the_default_mode(
+    backup_mode: str,
+) -> None:
+    deployment = StackContext.of(translated(), "s", BackupMode=backup_mode)
+    defaults = input_defaults(deployment)
+
+    request = parse_execution_input(scheduled_input(deployment), defaults, now=FIRED_AT)
+
+    assert defaults.mode == backup_mode
+    assert request.mode == "request"
+    assert (request.project, request.service) == ("acme", "metrics-influx")
+    assert request.backup_name == "metrics-influx-20261123T030000Z"
+
+
+def test_the_schedules_project_and_service_follow_the_parsers_name_rules() -> None:
+    parameters = load_template()["Parameters"]
+
+    # What the parameters accept is what the input parser accepts, so a deployed schedule's
+    # input always parses (and no quote can break its JSON).
+    assert parameters["AivenProject"]["AllowedPattern"] == PROJECT_NAME_PATTERN.pattern
+    assert parameters["AivenService"]["AllowedPattern"] == SERVICE_NAME_PATTERN.pattern
+    injected = 'x", "mode": "existing'
+    assert re.fullmatch(parameters["AivenService"]["AllowedPattern"], injected) is None
