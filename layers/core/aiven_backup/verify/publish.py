@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from aiven_backup.verify.inventory import Inventory
 from aiven_backup.verify.s3_errors import s3_errors
@@ -15,6 +17,9 @@ if TYPE_CHECKING:
 
 INVENTORY_SUFFIX = ".inventory.json"
 MAX_TAGS = 10  # S3's limit per object
+# Marks a backup and its inventory. The stack's bucket expires objects by this tag (not by key
+# prefix), so a backup under any s3_prefix goes after RetentionDays.
+BACKUP_OBJECT_TAGS: Mapping[str, str] = {"aiven-backup": "true"}
 _TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 
 
@@ -26,6 +31,7 @@ def inventory_key(key: str) -> str:
 def verification_tags(inventory: Inventory) -> dict[str, str]:
     """The tags a verified backup object carries."""
     return {
+        **BACKUP_OBJECT_TAGS,
         "backup-verified": "true",
         "manifest-stamp": _tag_value(inventory.stamp),
         "databases": str(len(inventory.databases)),
@@ -47,6 +53,7 @@ def write_inventory(s3: S3Client, bucket: str, key: str, inventory: Inventory) -
             Key=target,
             Body=json.dumps(body, indent=2).encode(),
             ContentType="application/json",
+            Tagging=urlencode(BACKUP_OBJECT_TAGS),
         )
     location = f"s3://{bucket}/{key}"
     with s3_errors(location, "read the tags of"):
