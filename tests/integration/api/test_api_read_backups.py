@@ -10,6 +10,7 @@ import pytest
 from aiven_backup.api import BackupsApi
 from tests.integration.api.conftest import (
     BACKUP_RESULT,
+    BACKUPS_URL,
     HttpAnswer,
     StandIn,
     load_event,
@@ -50,7 +51,7 @@ def test_a_running_backup_reports_its_status_start_and_input(
     assert body["status"] == "RUNNING"
     assert body["start_time"].endswith("Z")
     assert body["stop_time"] is None
-    assert body["status_url"] == f"/backups/{SAMPLE_ID}"
+    assert body["status_url"] == f"{BACKUPS_URL}/{SAMPLE_ID}"
     assert body["input"] == {
         "project": "acme",
         "service": "metrics-influx",
@@ -159,7 +160,7 @@ def test_the_list_is_newest_first_with_each_backups_service_and_status(
     assert newest["project"] == "acme"
     assert newest["service"] == "other-influx"
     assert newest["backup_name"] == "nightly-e"
-    assert newest["status_url"] == "/backups/e-other-running"
+    assert newest["status_url"] == f"{BACKUPS_URL}/e-other-running"
     assert newest["stop_time"] is None
     oldest = answer.body["backups"][-1]
     assert oldest["status"] == "SUCCEEDED"
