@@ -22,7 +22,7 @@ from aiven_backup.api import (
     IdempotencyKeyReusedError,
     InvalidRequestError,
 )
-from aiven_backup.api.views import status_url
+from aiven_backup.api.links import BackupLinks
 from aiven_backup.errors import InvalidExecutionInput, StackMisconfigured
 from aiven_backup.redaction import install_redaction
 
@@ -55,20 +55,33 @@ def start_backup() -> Response[dict[str, Any]]:
             "aiven_service": started.request.service,
         },
     )
-    headers = {"Location": status_url(started.execution_id)}
+    links = _links()
+    headers = {"Location": links.backup(started.execution_id)}
     if started.replayed:
         headers["Idempotent-Replayed"] = "true"
-    return Response(HTTPStatus.ACCEPTED, content_types.APPLICATION_JSON, started.to_dict(), headers)
+    body = started.to_dict(links)
+    return Response(HTTPStatus.ACCEPTED, content_types.APPLICATION_JSON, body, headers)
 
 
 @app.get("/backups/<execution_id>")
 def get_backup(execution_id: str) -> dict[str, Any]:
-    return backups().get_backup(execution_id)
+    return backups().get_backup(execution_id, _links())
 
 
 @app.get("/backups")
 def list_backups() -> dict[str, Any]:
-    return backups().list_backups(app.current_event.query_string_parameters)
+    return backups().list_backups(app.current_event.query_string_parameters, _links())
+
+
+def _links() -> BackupLinks:
+    """URLs under the stage (or custom domain base path) this request came through."""
+    context = app.current_event.request_context
+    return BackupLinks.for_request(
+        domain_name=context.get("domainName"),
+        request_path=context.get("path"),
+        resource_path=app.current_event.resource,
+        stage=context.get("stage"),
+    )
 
 
 def _request_body() -> str | None:
@@ -109,7 +122,7 @@ def _in_progress(error: BackupInProgressError) -> Response[dict[str, Any]]:
         str(error),
         execution_id=error.execution_id,
         execution_arn=error.execution_arn,
-        status_url=status_url(error.execution_id),
+        status_url=_links().backup(error.execution_id),
     )
 
 
@@ -119,7 +132,7 @@ def _key_reused(error: IdempotencyKeyReusedError) -> Response[dict[str, Any]]:
         "IdempotencyKeyReused",
         str(error),
         execution_id=error.execution_id,
-        status_url=status_url(error.execution_id),
+        status_url=_links().backup(error.execution_id),
     )
 
 

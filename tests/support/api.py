@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 EVENTS = PROJECT_ROOT / "events" / "api"
+# /backups as a caller of the sample events reached it: the execute-api host and the v1 stage.
+BACKUPS_URL = "https://1234567890.execute-api.us-east-1.amazonaws.com/v1/backups"
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/stand-in-state-machine"
 
@@ -178,7 +180,9 @@ def with_backup_id(event: dict[str, Any], execution_id: str) -> dict[str, Any]:
     changed = copy.deepcopy(event)
     changed["path"] = f"/backups/{execution_id}"
     changed["pathParameters"] = {"id": execution_id}
-    changed["requestContext"]["path"] = f"/prod/backups/{execution_id}"
+    changed["requestContext"]["path"] = (
+        f"/{changed['requestContext']['stage']}/backups/{execution_id}"
+    )
     return changed
 
 

@@ -2,57 +2,29 @@
 
 cfn-lint no longer expands SAM resources, so errors inside them (a bad runtime, a Ref to a missing
 parameter, a malformed policy) pass ``sam validate --lint``. Translating first catches them.
-Runs in the SAM CLI's virtual environment, which has aws-sam-translator and cfn-lint.
+Runs in the SAM CLI's virtual environment, which has aws-sam-translator and cfn-lint; the
+translation is the one the structural tests read (``tests/support/sam_template.py``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the translator insists on one
-
-from samtranslator.translator.transform import transform  # noqa: E402
-
 from local_runner.template import load_template  # noqa: E402
-
-
-class _NoManagedPolicies:
-    """The template uses inline statements and policy templates only: no IAM look-ups needed."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def _local_paths_to_s3(template: dict[str, Any]) -> None:
-    # `sam package` would upload these; the translator wants S3 locations or inline definitions.
-    for resource in template["Resources"].values():
-        props = resource.get("Properties", {})
-        for key in ("CodeUri", "ContentUri"):
-            if isinstance(props.get(key), str):
-                props[key] = f"s3://translated-artifacts/{props[key].strip('/')}.zip"
-        if isinstance(props.get("DefinitionUri"), str):
-            props["Definition"] = json.loads((ROOT / props.pop("DefinitionUri")).read_text())
+from tests.support.sam_template import translate_template  # noqa: E402
 
 
 def main(template_path: str) -> int:
-    template = load_template(ROOT / template_path)
-    _local_paths_to_s3(template)
-    # The translator asks for pseudo parameters; any region will do offline.
-    parameters = {
-        "AWS::Region": "us-east-1",
-        "AWS::Partition": "aws",
-        "AWS::AccountId": "123456789012",
-    }
-    translated = transform(template, parameters, _NoManagedPolicies())
+    # No stack name: SAM would resolve ${AWS::StackName} into a Sub without variables, which
+    # cfn-lint flags (W1020) although CloudFormation is content with it.
+    translated = translate_template(load_template(ROOT / template_path), stack_name=None)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as out:
         json.dump(translated, out, indent=1)
     completed = subprocess.run(

@@ -8,6 +8,7 @@ import pytest
 
 from tests.support.api import (
     BACKUP_RESULT,
+    BACKUPS_URL,
     CallApi,
     HttpAnswer,
     InstallCore,
@@ -48,7 +49,7 @@ def test_a_running_backup_reports_its_status_start_and_input(
     assert body["status"] == "RUNNING"
     assert body["start_time"].endswith("Z")
     assert body["stop_time"] is None
-    assert body["status_url"] == f"/backups/{SAMPLE_ID}"
+    assert body["status_url"] == f"{BACKUPS_URL}/{SAMPLE_ID}"
     assert body["input"] == {
         "project": "acme",
         "service": "metrics-influx",
@@ -157,7 +158,7 @@ def test_the_list_is_newest_first_with_each_backups_service_and_status(
     assert newest["project"] == "acme"
     assert newest["service"] == "other-influx"
     assert newest["backup_name"] == "nightly-e"
-    assert newest["status_url"] == "/backups/e-other-running"
+    assert newest["status_url"] == f"{BACKUPS_URL}/e-other-running"
     assert newest["stop_time"] is None
     oldest = answer.body["backups"][-1]
     assert oldest["status"] == "SUCCEEDED"

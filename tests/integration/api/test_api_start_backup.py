@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pytest
 
 from tests.support.api import (
+    BACKUPS_URL,
     CallApi,
     InstallCore,
     StandIn,
@@ -43,8 +45,8 @@ def test_a_valid_body_starts_an_execution_and_answers_202_with_where_to_follow_i
     stamp = API_NAME.fullmatch(execution_id)
     assert stamp is not None
     assert len(execution_id) <= 80
-    assert answer.body["status_url"] == f"/backups/{execution_id}"
-    assert answer.headers["Location"] == f"/backups/{execution_id}"
+    assert answer.body["status_url"] == f"{BACKUPS_URL}/{execution_id}"
+    assert answer.headers["Location"] == f"{BACKUPS_URL}/{execution_id}"
     assert "Idempotent-Replayed" not in answer.headers
     assert answer.body["execution_arn"].endswith(f":execution:InfluxBackupStandIn:{execution_id}")
     resolved = {
@@ -58,6 +60,22 @@ def test_a_valid_body_starts_an_execution_and_answers_202_with_where_to_follow_i
     assert answer.body["input"] == resolved
     assert stand_in.execution_input(answer.body["execution_arn"]) == resolved
     assert stand_in.execution_names() == [execution_id]
+
+
+def test_through_a_custom_domain_the_status_url_follows_the_domain_not_the_stage(
+    call_api: CallApi, post_event: dict[str, Any]
+) -> None:
+    # A custom domain whose base path mapping is the root: callers never name the stage.
+    event = copy.deepcopy(post_event)
+    event["headers"]["Host"] = event["requestContext"]["domainName"] = "backups.example.com"
+    event["requestContext"]["path"] = "/backups"
+
+    answer = call_api(event)
+
+    assert answer.status == 202
+    url = f"https://backups.example.com/backups/{answer.body['execution_id']}"
+    assert answer.body["status_url"] == url
+    assert answer.headers["Location"] == url
 
 
 def test_a_plain_text_body_works_as_well_as_a_base64_one(
@@ -186,7 +204,7 @@ def test_a_running_backup_holding_the_lock_answers_409_naming_it(
     assert answer.body["error"] == "BackupAlreadyRunning"
     assert answer.body["execution_id"] == "scheduled-run"
     assert answer.body["execution_arn"] == running
-    assert answer.body["status_url"] == "/backups/scheduled-run"
+    assert answer.body["status_url"] == f"{BACKUPS_URL}/scheduled-run"
     assert "acme/metrics-influx already has a backup in progress" in answer.body["message"]
     assert stand_in.execution_names() == ["scheduled-run"]
 
@@ -346,6 +364,7 @@ def test_a_reused_key_with_a_different_body_answers_422_naming_the_first_backup(
     assert answer.status == 422
     assert answer.body["error"] == "IdempotencyKeyReused"
     assert answer.body["execution_id"] == first.body["execution_id"]
+    assert answer.body["status_url"] == f"{BACKUPS_URL}/{first.body['execution_id']}"
     assert "different body" in answer.body["message"]
     assert len(stand_in.execution_names()) == 1
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiven_backup.verify import verify_backup, write_inventory
 from local_runner.sample_backup import build_sample_backup
 from tests.support.aws import BUCKET
+from tests.support.sam_template import expiry_tag_filter, translated
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from tests.support.s3 import PutObject
 
 KEY = "backups/acme/metrics-influx/2026/11/23/metrics-influx-20261123T0300Z.tar"
+SAMPLE = build_sample_backup()
 
 
 def _tags(s3: S3Client, key: str) -> dict[str, str]:
@@ -41,6 +43,7 @@ def test_object_is_tagged_as_verified(s3: S3Client, put_object: PutObject) -> No
     write_inventory(s3, BUCKET, KEY, verify_backup(s3, BUCKET, KEY))
 
     assert _tags(s3, KEY) == {
+        "aiven-backup": "true",
         "backup-verified": "true",
         "manifest-stamp": "20261123T030000Z",
         "databases": "2",
@@ -63,7 +66,7 @@ def test_tags_already_on_the_object_are_kept_and_rewriting_is_harmless(
     write_inventory(s3, BUCKET, KEY, inventory)
 
     tags = s3.get_object_tagging(Bucket=BUCKET, Key=KEY)["TagSet"]
-    assert len(tags) == 5
+    assert len(tags) == 6
     assert _tags(s3, KEY)["owner"] == "data-team"
     assert _tags(s3, KEY)["backup-verified"] == "true"
 
@@ -79,3 +82,17 @@ def test_tags_stay_within_s3s_limit_of_ten(s3: S3Client, put_object: PutObject) 
     assert len(tags) == 10
     assert tags["backup-verified"] == "true"
     assert tags["manifest-stamp"] == "20261123T030000Z"
+
+
+def test_a_backup_and_its_inventory_carry_the_tag_the_buckets_expiry_rule_selects(
+    s3: S3Client, put_object: PutObject
+) -> None:
+    # Under a prefix other than the stack's default, which a prefix-filtered rule would miss.
+    key = put_object("ad-hoc/before-migration/acme/metrics-influx/2026/11/23/b.tar", SAMPLE)
+    rule_filter = expiry_tag_filter(translated())
+    assert rule_filter, "the bucket's expiry rule names no tag"
+
+    inventory = write_inventory(s3, BUCKET, key, verify_backup(s3, BUCKET, key))
+
+    assert rule_filter.items() <= _tags(s3, key).items()
+    assert rule_filter.items() <= _tags(s3, inventory).items()

@@ -7,7 +7,7 @@ import pytest
 from local_runner.template import load_template, state_machine
 from tests.support.aiven import PROJECT, SERVICE
 from tests.support.s3 import sha256
-from tests.support.workflow import Workflow
+from tests.support.workflow import Workflow, WorkflowFactory
 
 
 def test_the_schedule_input_in_the_template_runs_to_success(
@@ -20,8 +20,22 @@ def test_the_schedule_input_in_the_template_runs_to_success(
     schedule_input = workflow.stack.schedule_inputs["Schedule"]
     result = workflow.run(schedule_input)
 
-    assert schedule_input == {"project": PROJECT, "service": SERVICE}
+    assert schedule_input == {"project": PROJECT, "service": SERVICE, "mode": "request"}
     assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None
+    assert sha256(workflow.object_bytes(result.output["key"])) == sha256(sample_backup)
+
+
+def test_the_schedule_requests_a_new_backup_when_the_stacks_default_mode_is_existing(
+    make_workflow: WorkflowFactory, sample_backup: bytes
+) -> None:
+    workflow = make_workflow(environment={"DEFAULT_MODE": "existing"})
+    workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
+
+    result = workflow.run(workflow.stack.schedule_inputs["Schedule"])
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(workflow.aiven_calls("POST")) == 1
     assert result.output is not None
     assert sha256(workflow.object_bytes(result.output["key"])) == sha256(sample_backup)
 

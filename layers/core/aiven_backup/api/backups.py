@@ -35,6 +35,7 @@ from aiven_backup.api.executions import (
     Executions,
     parse_status,
 )
+from aiven_backup.api.links import BackupLinks
 from aiven_backup.api.naming import (
     execution_name_for_key,
     is_execution_name,
@@ -71,8 +72,8 @@ class StartedBackup:
     request: ExecutionInput
     replayed: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        return started_view(self.execution_id, self.execution_arn, self.request)
+    def to_dict(self, links: BackupLinks) -> dict[str, Any]:
+        return started_view(self.execution_id, self.execution_arn, self.request, links)
 
 
 @dataclass(frozen=True)
@@ -179,15 +180,15 @@ class BackupsApi:
             return self._replay(earlier, raw, request)
         return StartedBackup(name, arn, request)
 
-    def get_backup(self, execution_id: str) -> dict[str, Any]:
+    def get_backup(self, execution_id: str, links: BackupLinks) -> dict[str, Any]:
         execution = (
             self._executions.describe(execution_id) if is_execution_name(execution_id) else None
         )
         if execution is None:
             raise BackupNotFoundError(execution_id)
-        return detail_view(execution)
+        return detail_view(execution, links)
 
-    def list_backups(self, query: Mapping[str, str]) -> dict[str, Any]:
+    def list_backups(self, query: Mapping[str, str], links: BackupLinks) -> dict[str, Any]:
         """Recent backups, newest first, filtered by service, project and status.
 
         Filtering by service or project reads each execution's input, so at most
@@ -202,7 +203,7 @@ class BackupsApi:
             for execution in self._describe_all(batch):
                 identity = BackupIdentity.of(execution.input_object(), self._defaults)
                 if filters.match(identity):
-                    found.append(summary_view(execution, identity))
+                    found.append(summary_view(execution, identity, links))
                     if len(found) == filters.limit:
                         return {"backups": found, "count": len(found), "truncated": False}
             scanned += len(batch)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiven_backup.api.executions import Execution
+from aiven_backup.api.links import BackupLinks
 from aiven_backup.redaction import redact
 from aiven_backup.workflow.execution_input import ExecutionInput, InputDefaults
 
@@ -16,18 +17,14 @@ _FAILED_STATUSES = {"FAILED", "TIMED_OUT", "ABORTED"}
 _RESULT_FIELDS = ("bucket", "key", "size", "inventory_key")
 
 
-def status_url(execution_name: str) -> str:
-    return f"/backups/{execution_name}"
-
-
 def started_view(
-    execution_name: str, execution_arn: str, request: ExecutionInput
+    execution_name: str, execution_arn: str, request: ExecutionInput, links: BackupLinks
 ) -> dict[str, Any]:
     """The answer to POST /backups."""
     return {
         "execution_id": execution_name,
         "execution_arn": execution_arn,
-        "status_url": status_url(execution_name),
+        "status_url": links.backup(execution_name),
         "input": request.to_dict(),
     }
 
@@ -61,7 +58,9 @@ class BackupIdentity:
         )
 
 
-def summary_view(execution: Execution, identity: BackupIdentity) -> dict[str, Any]:
+def summary_view(
+    execution: Execution, identity: BackupIdentity, links: BackupLinks
+) -> dict[str, Any]:
     """One row of GET /backups."""
     return {
         "execution_id": execution.name,
@@ -69,7 +68,7 @@ def summary_view(execution: Execution, identity: BackupIdentity) -> dict[str, An
         "status": execution.status,
         "start_time": iso_utc(execution.start_time),
         "stop_time": iso_utc(execution.stop_time),
-        "status_url": status_url(execution.name),
+        "status_url": links.backup(execution.name),
         "project": identity.project,
         "service": identity.service,
         "backup_name": identity.backup_name,
@@ -77,7 +76,7 @@ def summary_view(execution: Execution, identity: BackupIdentity) -> dict[str, An
     }
 
 
-def detail_view(execution: Execution) -> dict[str, Any]:
+def detail_view(execution: Execution, links: BackupLinks) -> dict[str, Any]:
     """GET /backups/{id}: status, times, the input, and the result or the error and cause."""
     view: dict[str, Any] = {
         "execution_id": execution.name,
@@ -85,7 +84,7 @@ def detail_view(execution: Execution) -> dict[str, Any]:
         "status": execution.status,
         "start_time": iso_utc(execution.start_time),
         "stop_time": iso_utc(execution.stop_time),
-        "status_url": status_url(execution.name),
+        "status_url": links.backup(execution.name),
         "input": execution.input_object(),
     }
     if execution.status == "SUCCEEDED":

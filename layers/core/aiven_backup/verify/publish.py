@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
 from aiven_backup.s3.retry import call_with_retries
@@ -16,6 +18,9 @@ if TYPE_CHECKING:
 
 INVENTORY_SUFFIX = ".inventory.json"
 MAX_TAGS = 10  # S3's limit per object
+# Marks a backup and its inventory. The stack's bucket expires objects by this tag (not by key
+# prefix), so a backup under any s3_prefix goes after RetentionDays.
+BACKUP_OBJECT_TAGS: Mapping[str, str] = {"aiven-backup": "true"}
 _TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 
 
@@ -27,6 +32,7 @@ def inventory_key(key: str) -> str:
 def verification_tags(inventory: Inventory) -> dict[str, str]:
     """The tags a verified backup object carries."""
     return {
+        **BACKUP_OBJECT_TAGS,
         "backup-verified": "true",
         "manifest-stamp": _tag_value(inventory.stamp),
         "databases": str(len(inventory.databases)),
@@ -55,6 +61,7 @@ def write_inventory(
             Key=target,
             Body=json.dumps(body, indent=2).encode(),
             ContentType="application/json",
+            Tagging=urlencode(BACKUP_OBJECT_TAGS),
         ),
         retry,
         "write the inventory to",

@@ -41,6 +41,7 @@ from aiven_backup.errors import (
 from aiven_backup.redaction import redact
 from aiven_backup.s3.faults import S3Fault, classify_s3_error
 from aiven_backup.s3.retry import call_with_retries
+from aiven_backup.verify.publish import BACKUP_OBJECT_TAGS
 from aiven_backup.workflow.execution_input import parse_execution_input
 from aiven_backup.workflow.notification import failure_notification, publish
 from aiven_backup.workflow.run_state import ExecutionRef, RunState
@@ -52,7 +53,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-UNVERIFIED_TAG: TagTypeDef = {"Key": "backup-verified", "Value": "false"}
+# A kept object carries the backup tag too, so the bucket's lifecycle rule still expires it.
+UNVERIFIED_TAGS: list[TagTypeDef] = [
+    {"Key": name, "Value": value}
+    for name, value in {**BACKUP_OBJECT_TAGS, "backup-verified": "false"}.items()
+]
 
 # Errors that prove the copied object is not an InfluxDB portable backup (or not all of one).
 _DISPROVED_BY_VERIFICATION = frozenset({NotAnInfluxBackup.__name__, BackupFileMissing.__name__})
@@ -197,7 +202,7 @@ def _settle_copied_object(services: Services, bucket: str, key: str, error_name:
     try:
         call_with_retries(
             lambda: services.s3.put_object_tagging(
-                Bucket=bucket, Key=key, Tagging={"TagSet": [UNVERIFIED_TAG]}
+                Bucket=bucket, Key=key, Tagging={"TagSet": UNVERIFIED_TAGS}
             ),
             retry,
             "tag as unverified",
