@@ -129,6 +129,7 @@ class Part:
     md5: bytes | None
     client_crc32: str | None  # what the client sent (base64), echoed back like S3
     modified: float
+    checks: tuple[str, ...]  # the client's integrity values this part was checked against
 
 
 @dataclass
@@ -805,7 +806,14 @@ class _Handler(BaseHTTPRequestHandler):
             digest.md5.hex() if digest.md5 else f"{digest.crc32:08x}{digest.size:016x}{number:08x}"
         )
         part = Part(
-            number, digest.size, digest.crc32, etag, digest.md5, digest.client_crc32, time.time()
+            number,
+            digest.size,
+            digest.crc32,
+            etag,
+            digest.md5,
+            digest.client_crc32,
+            time.time(),
+            tuple(digest.checks),
         )
         with self.state.lock:
             if upload.upload_id not in self.state.uploads:
@@ -871,7 +879,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         else:
             etag = f'"{crc:08x}{size:016x}{0:08x}-{len(parts)}"'
-        checks = Counter(itertools.chain.from_iterable(_part_checks(p) for p in parts))
+        checks = Counter(itertools.chain.from_iterable(p.checks for p in parts))
         return StoredObject(
             size=size,
             crc32=crc,
@@ -1041,15 +1049,6 @@ def _listed_parts(upload: Upload, listed: list[dict[str, str]]) -> list[Part]:
                 f"Part {part.number} is {part.size} bytes; all but the last must be >= 5 MiB.",
             )
     return parts
-
-
-def _part_checks(part: Part) -> list[str]:
-    found = []
-    if part.md5:
-        found.append("md5")
-    if part.client_crc32:
-        found.append("crc32")
-    return found or ["crc32-by-sink-only"]
 
 
 class NullSinkServer(ThreadingHTTPServer):

@@ -3,7 +3,8 @@
 Always: the object's size. For contenders that copy the source file:
 - null sink: it keeps no bytes but computes every part's CRC32 itself and combines them into the
   whole object's CRC32, which is compared with the source file's (every byte checked); it has
-  also checked each part against the checksums the client sent (``part_checks``);
+  also checked each part against the checksums the client sent (``part_checks``; ``none``: the
+  client sent none, so only the whole-object comparison protects that part);
 - s3rver: its ETag is the MD5 of the whole stored object, so comparing it with the source file's
   MD5 checks every byte for free;
 - moto: its multipart ETag depends on the part sizes, so 16 ranged reads (first, last, and 14
