@@ -12,12 +12,13 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 
-.PHONY: help demo test lint typecheck template-check pytest bench fmt clean build
+.PHONY: help demo test lint typecheck template-check pytest bench bench-quick fmt clean build
 
 help:
 	@echo "make demo   run one complete backup here (Aiven simulator, moto, the real state machine)"
 	@echo "make test   lint, type-check, template checks and the whole test suite"
 	@echo "make bench  throughput and memory benchmark against peers (bench/README.md)"
+	@echo "make bench-quick  the Lambda profile at 256 MiB, one round (about 2 minutes)"
 	@echo "make build  sam build (needs python3.12 on PATH)"
 
 $(VENV)/.installed: requirements-dev.txt layers/core/requirements.txt
@@ -62,6 +63,15 @@ build: $(SAM_VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m bench
+
+# For use while changing the copier: the Lambda profile (https, null sink, 0.58 and 1.0 vCPU),
+# 256 MiB, one round, no 4 GiB run; its results JSON goes to a scratch folder, not bench/results.
+# It measures layers/core as it is in the working tree (COPIER_REF=HEAD: as committed).
+COPIER_REF ?= worktree
+bench-quick: $(VENV)/.installed
+	$(PY) -m bench --profile lambda --size-mib 256 --repeat 1 --large-size-mib 0 \
+		--copier-ref $(COPIER_REF) \
+		--out-dir $${TMPDIR:-/tmp}/aiven-backup-bench/results
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -1,7 +1,12 @@
 """What each contender runs: the command lines and environment of one copy of URL into the sink.
 
-Every contender gets a minimal environment (no ``AWS_CA_BUNDLE``, ``AWS_PROFILE`` or user config),
-so the machine's settings cannot tilt one of them; credentials are the sink's.
+Every contender gets a minimal environment (no ``AWS_PROFILE``, user config or the machine's
+``AWS_CA_BUNDLE``), so the machine's settings cannot tilt one of them; credentials are the sink's.
+Over https each client trusts the run's throwaway CA, and only it: botocore and the AWS CLI through
+``AWS_CA_BUNDLE``, the copier's download client through ``SSL_CERT_FILE`` (httpx's default
+context reads it, as do ``http.client`` and urllib3 through OpenSSL's default paths, so the
+copier runs exactly as the Lambda calls it), ``curl --cacert`` and ``rclone --ca-cert`` (rclone
+fails when ``AWS_CA_BUNDLE`` is set, so it is not).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class Job:
     bucket: str
     key: str
     size: int
+    ca_bundle: Path | None = None  # the CA of the https source and sink; None over plain http
 
 
 def _base_env(home: Path) -> dict[str, str]:
@@ -91,11 +97,16 @@ def _copier(job: Job, settings: CopierSettings) -> list[list[str]]:
 def _aws_cli(job: Job) -> list[list[str]]:
     upload = [DEBIAN_AWS, "s3", "cp", "-", f"s3://{job.bucket}/{job.key}"]
     upload += ["--endpoint-url", job.sink.endpoint, "--only-show-errors"]
-    return [[CURL, "-sS", "--fail", job.url], upload]
+    download = [CURL, "-sS", "--fail", job.url]
+    if job.ca_bundle:
+        download += ["--cacert", str(job.ca_bundle)]
+    return [download, upload]
 
 
 def _rclone(job: Job) -> list[list[str]]:
     command = [RCLONE, "copyurl", job.url, f"sink:{job.bucket}/{job.key}"]
+    if job.ca_bundle:
+        command += ["--ca-cert", str(job.ca_bundle)]
     if job.sink.is_moto:
         command.append("--s3-no-head")  # rclone's check after upload gets a 400 from moto
     return [command]
@@ -130,10 +141,13 @@ def commands_for(
     env = _base_env(home) | job.sink.aws_env()
     if contender == COPIER:
         env["PYTHONPATH"] = f"{REPO_ROOT}:{settings.layer_dir}"
+        if job.ca_bundle:
+            env["SSL_CERT_FILE"] = str(job.ca_bundle)
         return _copier(job, settings), env
     if contender == AWS_CLI:
         return _aws_cli(job), env
     if contender == RCLONE_COPYURL:
+        env.pop("AWS_CA_BUNDLE", None)  # rclone fails with it; --ca-cert says the same
         return _rclone(job), env | _rclone_env(job, home)
     if contender == CEILING:
         env["PYTHONPATH"] = str(REPO_ROOT)

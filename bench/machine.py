@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import re
+import ssl
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -53,6 +54,17 @@ def load_average() -> list[float]:
     return [round(value, 2) for value in os.getloadavg()]
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds a live process (all its threads) has used; None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of stat(5)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def git_head() -> str:
     return _first_line(["git", "-C", str(REPO_ROOT), "log", "-1", "--format=%h %s"])
 
@@ -68,7 +80,10 @@ def machine_facts() -> dict[str, object]:
         "python": platform.python_version(),
         "load_average_at_start": load_average(),
         "git_head": git_head(),
+        "cpu_cgroup_v1": Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us").exists(),
         "versions": {
+            "openssl": _first_line(["openssl", "version"]),
+            "python_ssl": ssl.OPENSSL_VERSION,
             "awscli": _first_line([DEBIAN_AWS, "--version"]),
             "rclone": _first_line([RCLONE, "version"]),
             "curl": _first_line(["curl", "--version"]),
@@ -78,5 +93,6 @@ def machine_facts() -> dict[str, object]:
             "botocore": _package_version("botocore"),
             "moto": _package_version("moto"),
             "httpx": _package_version("httpx"),
+            "urllib3": _package_version("urllib3"),
         },
     }

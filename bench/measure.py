@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from bench.cpu_quota import CpuQuotaGroup
+
 GNU_TIME = "/usr/bin/time"
 _STDERR_TAIL = 2000
 
@@ -64,9 +66,16 @@ def _time_report(report: Path) -> tuple[int, float]:
         return 0, 0.0
 
 
-def run_pipeline(commands: list[list[str]], *, env: dict[str, str], cwd: Path) -> Measurement:
+def run_pipeline(
+    commands: list[list[str]],
+    *,
+    env: dict[str, str],
+    cwd: Path,
+    group: CpuQuotaGroup | None = None,
+) -> Measurement:
     """Run ``commands`` as a shell pipeline would (stdout of each into stdin of the next).
 
+    With ``group``, every command (and GNU time around it) runs inside that CPU quota group.
     The last command's stdout is returned; all stderr goes to one temporary file whose tail is kept
     for the report.
     """
@@ -76,8 +85,9 @@ def run_pipeline(commands: list[list[str]], *, env: dict[str, str], cwd: Path) -
         processes: list[subprocess.Popen[bytes]] = []
         upstream: IO[bytes] | int = subprocess.DEVNULL
         for command, report in zip(commands, reports, strict=True):
+            timed = [GNU_TIME, "-f", "%M %U %S", "-o", str(report), *command]
             process = subprocess.Popen(
-                [GNU_TIME, "-f", "%M %U %S", "-o", str(report), *command],
+                group.wrap(timed) if group else timed,
                 stdin=upstream,
                 stdout=subprocess.PIPE,
                 stderr=stderr,

@@ -1,25 +1,42 @@
-"""The loopback HTTP source: serves one file, with or without Range, with or without a length.
+"""The loopback source: serves one file over http or https, with or without Range and a length.
 
-Run as its own process (``python -m bench.source FILE --range on|off --length on|off``) so that its
-work never competes for the GIL of the process being measured. It prints ``READY <port>`` once it
-listens. Bodies go out with ``sendfile`` (or 4 MiB writes when chunked), so the source is not the
-bottleneck; ``SourceServer`` starts and stops it from the benchmark.
+Run as its own process (``python -m bench.source FILE --range on|off --length on|off
+[--tls-cert PEM --tls-key PEM]``) so that its work never competes for the GIL of the process
+being measured. It prints ``READY <port>`` once it listens.
+
+Like a real download host it sends validators (a strong ``ETag`` and ``Last-Modified``) and
+honours ``If-Range`` (a range whose validator does not match gets the whole file, 200), and
+``If-Match`` / ``If-Unmodified-Since`` (412 when they fail). Over plain http bodies go out with
+``sendfile``; over TLS from a memory map in 8 MiB ``sendall`` calls (one ``SSL_write`` each, the
+GIL released), so the source is not the bottleneck either way (``curl -o /dev/null`` measures
+it alone at every run). ``SourceServer`` starts and stops it from the benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
+import mmap
 import re
+import socket
+import ssl
 import subprocess
 import sys
+from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import IO, ClassVar
+from typing import Any, ClassVar
 
 _CHUNK = 4 * 1024 * 1024
+_TLS_WRITE = 8 * 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def strong_etag(path: Path) -> str:
+    """The file's ETag: its size and modification time (changes when the file is replaced)."""
+    status = path.stat()
+    return f'"{status.st_size:x}-{status.st_mtime_ns:x}"'
 
 
 class _FileHandler(BaseHTTPRequestHandler):
@@ -27,6 +44,7 @@ class _FileHandler(BaseHTTPRequestHandler):
     path_on_disk: ClassVar[Path]
     honour_range: ClassVar[bool]
     send_length: ClassVar[bool]
+    mapped: ClassVar[mmap.mmap | None]  # the file, for TLS writes (None over plain http)
 
     def do_HEAD(self) -> None:
         self._respond(with_body=False)
@@ -38,8 +56,14 @@ class _FileHandler(BaseHTTPRequestHandler):
         """Quiet: one line per request would cost more than the benchmark can spare."""
 
     def _respond(self, *, with_body: bool) -> None:
-        size = self.path_on_disk.stat().st_size
-        wanted = self._wanted_range(size) if self.honour_range else None
+        status = self.path_on_disk.stat()
+        size = status.st_size
+        if not self._preconditions_hold(status.st_mtime):
+            self.send_response(HTTPStatus.PRECONDITION_FAILED)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        wanted = self._wanted_range(size) if self._range_applies(status.st_mtime) else None
         try:
             if wanted is None:
                 self._send_whole(size, with_body=with_body)
@@ -50,8 +74,41 @@ class _FileHandler(BaseHTTPRequestHandler):
                 self.end_headers()
             else:
                 self._send_range(*wanted, size=size, with_body=with_body)
-        except ConnectionError:
+        except (ConnectionError, ssl.SSLError):
             self.close_connection = True  # the client stopped reading early; that is its right
+
+    def _etag(self) -> str:
+        return strong_etag(self.path_on_disk)
+
+    def _last_modified(self, mtime: float) -> str:
+        return formatdate(int(mtime), usegmt=True)
+
+    def _preconditions_hold(self, mtime: float) -> bool:
+        """RFC 9110 13.2.2: If-Match, else If-Unmodified-Since."""
+        if_match = self.headers.get("If-Match")
+        if if_match is not None:
+            tags = [tag.strip() for tag in if_match.split(",")]
+            return "*" in tags or self._etag() in tags
+        since = self.headers.get("If-Unmodified-Since")
+        if since is not None:
+            try:
+                return int(mtime) <= parsedate_to_datetime(since).timestamp()
+            except (TypeError, ValueError):
+                return True  # an unparseable date is ignored
+        return True
+
+    def _range_applies(self, mtime: float) -> bool:
+        """Range is honoured when the server does ranges and ``If-Range`` (if sent) matches:
+        a strong ETag compared strongly, or exactly the Last-Modified date."""
+        if not self.honour_range:
+            return False
+        if_range = self.headers.get("If-Range")
+        if if_range is None:
+            return True
+        if_range = if_range.strip()
+        if if_range.startswith(('"', "W/")):
+            return if_range == self._etag()
+        return if_range == self._last_modified(mtime)
 
     def _wanted_range(self, size: int) -> tuple[int, int] | None:
         """(first, last) inclusive, None for "whole file", (-1, -1) for unsatisfiable."""
@@ -73,7 +130,8 @@ class _FileHandler(BaseHTTPRequestHandler):
 
     def _common_headers(self) -> None:
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("ETag", '"bench-source"')
+        self.send_header("ETag", self._etag())
+        self.send_header("Last-Modified", self._last_modified(self.path_on_disk.stat().st_mtime))
         if self.honour_range:
             self.send_header("Accept-Ranges", "bytes")
 
@@ -87,11 +145,10 @@ class _FileHandler(BaseHTTPRequestHandler):
         self.end_headers()
         if not with_body:
             return
-        with self.path_on_disk.open("rb") as body:
-            if self.send_length:
-                self.connection.sendfile(body, 0, size)
-            else:
-                self._send_chunked(body)
+        if self.send_length:
+            self._send_bytes(0, size)
+        else:
+            self._send_chunked(size)
 
     def _send_range(self, first: int, last: int, *, size: int, with_body: bool) -> None:
         count = last - first + 1
@@ -101,32 +158,76 @@ class _FileHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(count))
         self.end_headers()
         if with_body:
-            with self.path_on_disk.open("rb") as body:
-                self.connection.sendfile(body, first, count)
+            self._send_bytes(first, count)
 
-    def _send_chunked(self, body: IO[bytes]) -> None:
-        while chunk := body.read(_CHUNK):
-            self.connection.sendall(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+    def _send_bytes(self, offset: int, count: int) -> None:
+        if self.mapped is None:
+            with self.path_on_disk.open("rb") as body:
+                self.connection.sendfile(body, offset, count)
+            return
+        view = memoryview(self.mapped)
+        try:
+            end = offset + count
+            while offset < end:
+                step = min(_TLS_WRITE, end - offset)
+                self.connection.sendall(view[offset : offset + step])
+                offset += step
+        finally:
+            view.release()
+
+    def _send_chunked(self, size: int) -> None:
+        with self.path_on_disk.open("rb") as body:
+            while chunk := body.read(_CHUNK):
+                self.connection.sendall(b"%x\r\n%b\r\n" % (len(chunk), chunk))
         self.connection.sendall(b"0\r\n\r\n")
 
 
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
+    tls: ssl.SSLContext | None = None
+
+    def finish_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        """Over TLS, the handshake runs here, in the connection's own thread."""
+        if self.tls is not None and isinstance(request, socket.socket):
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (OSError, ssl.SSLError):
+                return  # a probe that connected and left, or a client that distrusts us
+        super().finish_request(request, client_address)
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that hangs up mid-body (a probe, a cancelled range) is not an error here."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
+        if not isinstance(sys.exc_info()[1], ConnectionError | ssl.SSLError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
-def serve(path: Path, *, honour_range: bool, send_length: bool, port: int = 0) -> None:
+def serve(
+    path: Path,
+    *,
+    honour_range: bool,
+    send_length: bool,
+    port: int = 0,
+    tls: ssl.SSLContext | None = None,
+) -> None:
     """Serve ``path`` at every URL path on 127.0.0.1 until killed; print ``READY <port>`` first."""
+    mapped = None
+    if tls is not None and path.stat().st_size:
+        with path.open("rb") as file:
+            mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     handler = type(
         "FileHandler",
         (_FileHandler,),
-        {"path_on_disk": path, "honour_range": honour_range, "send_length": send_length},
+        {
+            "path_on_disk": path,
+            "honour_range": honour_range,
+            "send_length": send_length,
+            "mapped": mapped,
+        },
     )
     server = _QuietServer(("127.0.0.1", port), handler)
+    server.tls = tls
     print(f"READY {server.server_address[1]}", flush=True)
     server.serve_forever()
 
@@ -134,7 +235,15 @@ def serve(path: Path, *, honour_range: bool, send_length: bool, port: int = 0) -
 class SourceServer:
     """Runs ``bench.source`` in a child process for the length of a ``with`` block."""
 
-    def __init__(self, path: Path, *, honour_range: bool, send_length: bool) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        honour_range: bool,
+        send_length: bool,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+    ) -> None:
         self._command = [
             sys.executable,
             "-m",
@@ -145,8 +254,17 @@ class SourceServer:
             "--length",
             "on" if send_length else "off",
         ]
+        self._scheme = "http"
+        if tls_cert is not None and tls_key is not None:
+            self._command += ["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)]
+            self._scheme = "https"
         self._process: subprocess.Popen[str] | None = None
         self.url = ""
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
 
     def __enter__(self) -> SourceServer:
         self._process = subprocess.Popen(
@@ -157,7 +275,7 @@ class SourceServer:
         if len(ready) != 2 or ready[0] != "READY":
             self._process.kill()
             raise RuntimeError(f"bench.source did not start: {ready!r}")
-        self.url = f"http://127.0.0.1:{ready[1]}/backup.tar"
+        self.url = f"{self._scheme}://127.0.0.1:{ready[1]}/backup.tar"
         return self
 
     def __exit__(
@@ -185,8 +303,14 @@ def main() -> None:
         "--length", type=_on_off, default=True, help="send Content-Length, else chunked (on|off)"
     )
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls-cert", type=Path, help="serve https with this certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="the certificate's private key (PEM)")
     args = parser.parse_args()
-    serve(args.file, honour_range=args.range, send_length=args.length, port=args.port)
+    tls = None
+    if args.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+    serve(args.file, honour_range=args.range, send_length=args.length, port=args.port, tls=tls)
 
 
 if __name__ == "__main__":
