@@ -12,12 +12,11 @@ from unittest import mock
 import boto3
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from botocore.compat import HTTPHeaders
-from moto.core.botocore_stubber import MockRawResponse
 
 import local_runner.aiven_simulator.server as simulator_server
 from local_runner.aiven_simulator import Faults
 from local_runner.aiven_simulator.download import serve_backup as original_serve_backup
+from tests.support.s3 import s3_error_response
 from tests.support.workflow import Workflow
 
 COPY_FUNCTION = "CopyBackupFunction"
@@ -116,14 +115,7 @@ def failing_s3_calls(operation: str, code: str, status: int, times: int) -> Iter
             attempts.append(request.url)
             if len(attempts) > times:
                 return None
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>'
-            f"<Error><Code>{code}</Code><Message>injected {code}</Message></Error>"
-        ).encode()
-        headers = HTTPHeaders()
-        headers["Content-Type"] = "application/xml"
-        headers["Content-Length"] = str(len(body))
-        return AWSResponse(request.url, status, headers, MockRawResponse(body))
+        return s3_error_response(code, status, request.url)
 
     # The default session: the functions create their clients from it, copying its hooks.
     events = boto3._get_default_session().events

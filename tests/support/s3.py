@@ -7,7 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.exceptions import ClientError
+from moto.core.botocore_stubber import MockRawResponse
 
 from tests.support.aws import BUCKET
 
@@ -61,3 +64,18 @@ def client_error(code: str, status: int = 0, operation: str = "GetObject") -> Cl
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
     return ClientError(response, operation)
+
+
+def s3_error_response(
+    code: str, status: int, url: str = "https://s3.amazonaws.com/"
+) -> AWSResponse:
+    """An S3 error answer as botocore receives it off the wire, to answer a request in place of
+    moto (from a ``before-send`` hook): XML body with ``code``, HTTP ``status``."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f"<Error><Code>{code}</Code><Message>injected {code}</Message></Error>"
+    ).encode()
+    headers = HTTPHeaders()
+    headers["Content-Type"] = "application/xml"
+    headers["Content-Length"] = str(len(body))
+    return AWSResponse(url, status, headers, MockRawResponse(body))

@@ -12,16 +12,21 @@ from unittest import mock
 import boto3
 import moto.s3.models
 import pytest
-from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
-from moto.core.botocore_stubber import MockRawResponse
 
 from aiven_backup.copier import CopyConfig, CopyDone, copy_url_to_s3
 from aiven_backup.copier.checksum import crc32_from_base64
 from aiven_backup.errors import S3Unavailable, UploadFailed
 from tests.support.aws import BUCKET
 from tests.support.copier import PART
-from tests.support.s3 import incomplete_upload_ids, object_keys, sha256, stored_sha256
+from tests.support.s3 import (
+    incomplete_upload_ids,
+    object_keys,
+    s3_error_response,
+    sha256,
+    stored_sha256,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -30,17 +35,6 @@ if TYPE_CHECKING:
 
 
 Injector = Callable[[AWSPreparedRequest], AWSResponse | None]
-
-
-def _s3_error(code: str, status: int) -> AWSResponse:
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        f"<Error><Code>{code}</Code><Message>injected {code}</Message></Error>"
-    ).encode()
-    headers = HTTPHeaders()
-    headers["Content-Type"] = "application/xml"
-    headers["Content-Length"] = str(len(body))
-    return AWSResponse("https://s3.amazonaws.com/", status, headers, MockRawResponse(body))
 
 
 def _intercept_upload_part(s3: S3Client, injector: Injector) -> list[int]:
@@ -62,7 +56,7 @@ def _failing(times: int, code: str, status: int) -> Injector:
         if left[0] <= 0:
             return None
         left[0] -= 1
-        return _s3_error(code, status)
+        return s3_error_response(code, status)
 
     return inject
 
@@ -156,7 +150,7 @@ def _verify_checksums_like_s3(corrupt: Callable[[int], bool]) -> Injector:
             received[len(received) // 2] ^= 0x01
         declared = crc32_from_base64(request.headers["x-amz-checksum-crc32"])
         if zlib.crc32(received) != declared:
-            return _s3_error("BadDigest", 400)
+            return s3_error_response("BadDigest", 400)
         return None
 
     return inject
