@@ -3,7 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiven_backup.redaction import install_redaction
@@ -21,7 +21,12 @@ install_redaction(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     execution = ExecutionRef(**event["execution"])
     logger.append_keys(execution=execution.name)
-    report = steps.handle_failure(event["failed"], execution, services_from_env())
-    metrics.add_metric("BackupFailures", MetricUnit.Count, 1)
+    report = steps.handle_failure(event["failed"], execution, services_from_env(), _sink())
     logger.warning("backup failed: %s: %s", report["error"], report["cause"])
     return report
+
+
+def _sink() -> Metrics | None:
+    # With metrics disabled Powertools never flushes, so whatever is added stays in the
+    # container's memory (and its dimensions leak into the next invocation): add nothing.
+    return None if is_metrics_disabled() else metrics

@@ -47,6 +47,9 @@ def write_inventory(s3: S3Client, bucket: str, key: str, inventory: Inventory) -
             Key=target,
             Body=json.dumps(body, indent=2).encode(),
             ContentType="application/json",
+            # A bucket with Object Lock refuses a PUT without Content-MD5 or a checksum; asked
+            # for explicitly, it does not depend on the SDK version's checksum defaults.
+            ChecksumAlgorithm="CRC32",
         )
     location = f"s3://{bucket}/{key}"
     with s3_errors(location, "read the tags of"):

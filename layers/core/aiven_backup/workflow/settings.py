@@ -41,6 +41,9 @@ class Settings:
     not_found_grace_polls: int
     aiven_retry: RetryPolicy
     copy: CopyConfig
+    # The bucket's Object Lock mode (NONE, GOVERNANCE, COMPLIANCE): a locked object is never
+    # deleted by the failure path, even when S3 does not show this caller its retention.
+    object_lock_mode: str = "NONE"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -92,4 +95,5 @@ class Settings:
                 retry_base_delay=number("COPY_RETRY_BASE_DELAY", 0.5),
                 retry_max_delay=number("COPY_RETRY_MAX_DELAY", 20.0),
             ),
+            object_lock_mode=env.get("OBJECT_LOCK_MODE", "").strip().upper() or "NONE",
         )

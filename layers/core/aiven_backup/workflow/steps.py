@@ -31,9 +31,12 @@ from aiven_backup.errors import (
     CleanupIncomplete,
     InvalidExecutionInput,
 )
+from aiven_backup.metrics import MetricsSink, failure_metrics, success_metrics
 from aiven_backup.redaction import redact, redact_url
+from aiven_backup.storage import apply_retention_class, decide_retention
 from aiven_backup.verify import verify_backup, write_inventory
 from aiven_backup.workflow.execution_input import ExecutionInput, parse_execution_input
+from aiven_backup.workflow.leftovers import protect_leftovers
 from aiven_backup.workflow.notification import (
     failure_notification,
     human_duration,
@@ -145,6 +148,7 @@ def poll_backup(state: RunState, services: Services) -> RunState:
 
 def copy_backup(state: RunState, time_budget_s: float, services: Services) -> RunState:
     """Copy until done or until the time budget is spent; then return a cursor to resume from."""
+    started_at = state.copy.started_at or services.clock()
     with services.aiven() as aiven:
         url = _download_url(aiven, state.request, services)
     cursor = CopyCursor.from_dict(state.copy.cursor) if state.copy.cursor else None
@@ -162,7 +166,13 @@ def copy_backup(state: RunState, time_budget_s: float, services: Services) -> Ru
     if isinstance(outcome, CopyDone):
         return replace(
             state,
-            copy=CopyState(done=True, invocations=invocations, bytes_copied=outcome.size),
+            copy=CopyState(
+                done=True,
+                invocations=invocations,
+                bytes_copied=outcome.size,
+                started_at=started_at,
+                finished_at=services.clock(),
+            ),
             result=outcome.to_dict(),
         )
     return replace(
@@ -172,6 +182,7 @@ def copy_backup(state: RunState, time_budget_s: float, services: Services) -> Ru
             cursor=outcome.to_dict(),
             invocations=invocations,
             bytes_copied=outcome.offset,
+            started_at=started_at,
         ),
     )
 
@@ -188,11 +199,31 @@ def verify_and_record(state: RunState, services: Services) -> RunState:
     )
 
 
-def finish_backup(state: RunState, services: Services) -> dict[str, Any]:
-    """Release the lock and announce success. Returns the execution's result."""
+def finish_backup(
+    state: RunState, services: Services, metrics: MetricsSink | None = None
+) -> dict[str, Any]:
+    """Give the backup its retention class, emit the run's metrics, release the lock and
+    announce success. Returns the execution's result."""
     request = state.request
     size = int((state.result or {}).get("size", 0))
-    duration = services.clock() - parse_timestamp(state.execution.started_at).timestamp()
+    now = services.clock()
+    duration = now - parse_timestamp(state.execution.started_at).timestamp()
+    retention = decide_retention(services.s3, state.bucket, state.key)
+    apply_retention_class(
+        services.s3, state.bucket, state.key, state.inventory_key, retention.retention_class
+    )
+    previous = retention.previous
+    run_metrics = success_metrics(
+        request.project,
+        request.service,
+        size=size,
+        duration_seconds=duration,
+        wait_seconds=state.ready_at - state.requested_at,
+        copy_seconds=state.copy.finished_at - state.copy.started_at,
+        hours_since_previous=(now - previous.last_modified.timestamp()) / 3600
+        if previous
+        else None,
+    )
     services.lock.release(request.project, request.service, owner=state.execution.arn)
     notification = success_notification(
         project=request.project,
@@ -207,6 +238,7 @@ def finish_backup(state: RunState, services: Services) -> dict[str, Any]:
         execution_arn=state.execution.arn,
     )
     publish(services.sns, services.settings.topic_arn, notification)
+    run_metrics.emit(metrics)  # once announced: a retried or failed publish must not count twice
     return {
         "status": "SUCCEEDED",
         "project": request.project,
@@ -219,6 +251,7 @@ def finish_backup(state: RunState, services: Services) -> dict[str, Any]:
         "version_id": (state.result or {}).get("version_id"),
         "inventory_key": state.inventory_key,
         "inventory": state.inventory,
+        "retention_class": retention.retention_class.value,
         "duration_seconds": round(duration, 3),
         "wait_seconds": round(max(0.0, state.ready_at - state.requested_at), 3),
         "copy_invocations": state.copy.invocations,
@@ -227,7 +260,10 @@ def finish_backup(state: RunState, services: Services) -> dict[str, Any]:
 
 
 def handle_failure(
-    failed_state: Mapping[str, Any], execution: ExecutionRef, services: Services
+    failed_state: Mapping[str, Any],
+    execution: ExecutionRef,
+    services: Services,
+    metrics: MetricsSink | None = None,
 ) -> dict[str, Any]:
     """Abort any unfinished upload, release the lock, and announce the failure.
 
@@ -241,8 +277,15 @@ def handle_failure(
     run = _identify(failed_state, services)
     project, service, key, bucket = run.project, run.service, run.key, run.bucket
 
-    cleanup: list[str] = []
-    if key and run.copied_but_not_verified:
+    # An object under Object Lock is tagged and reported, never deleted (see leftovers).
+    leftovers = protect_leftovers(
+        services.s3,
+        failed_state,
+        lock_mode=services.settings.object_lock_mode,
+        clock=services.clock,
+    )
+    cleanup: list[str] = list(leftovers.report)
+    if key and run.copied_but_not_verified and not leftovers.kept_unverified:
         # Only verified backups stay: an object that failed verification is not what Aiven
         # made (or not a backup at all), and the source can be copied again.
         try:
@@ -287,6 +330,8 @@ def handle_failure(
             f"could not publish the failure notification to {services.settings.topic_arn}: "
             f"{problem}"
         ) from problem
+    if project and service:
+        failure_metrics(project, service, kept_unverified=leftovers.kept_unverified).emit(metrics)
     return {"error": error_name, "cause": cause, "notification": notification.to_dict()}
 
 
