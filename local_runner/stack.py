@@ -21,6 +21,7 @@ from unittest import mock
 
 import boto3
 from moto import mock_aws
+from moto.s3.models import S3Backend
 
 from aiven_backup.workflow import services as services_module
 from aiven_backup.workflow.execution_input import InputDefaults
@@ -82,6 +83,7 @@ class LocalStack:
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         )
         self._exit.enter_context(self.lambdas.patched())
+        self._exit.enter_context(_default_retention_on_multipart_uploads())
         if self.options.fast_waits:
             self._exit.enter_context(_instant_waits())
         if self.options.clock is not None:
@@ -297,6 +299,25 @@ def _empty_zip() -> bytes:
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README", "handlers run in-process; see local_runner/lambda_hook.py")
     return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _default_retention_on_multipart_uploads() -> Iterator[None]:
+    """Give moto what S3 does: a bucket's default Object Lock retention applies to every new
+    object, the one CompleteMultipartUpload creates too (moto 5.2.5 applies it to PutObject only).
+    """
+    original = S3Backend.complete_multipart_upload
+
+    def complete(self: S3Backend, bucket_name: str, multipart_id: str, body: Any) -> Any:
+        key = original(self, bucket_name, multipart_id, body)
+        bucket = self.get_bucket(bucket_name)
+        if key is not None and bucket.has_default_lock and not key.lock_mode:
+            key.lock_mode = bucket.default_lock_mode
+            key.lock_until = bucket.default_retention()
+        return key
+
+    with mock.patch.object(S3Backend, "complete_multipart_upload", complete):
+        yield
 
 
 @contextlib.contextmanager

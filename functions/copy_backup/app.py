@@ -3,7 +3,6 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiven_backup.redaction import install_redaction
@@ -25,9 +24,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     budget = (
         context.get_remaining_time_in_millis() / 1000 - services.settings.copy_time_margin_seconds
     )
-    before = state.copy.bytes_copied
+    # Bytes, copy time and speed: reported once per run by FinishBackup (aiven_backup/metrics.py).
     state = steps.copy_backup(state, max(budget, 1.0), services)
-    metrics.add_metric("BytesCopied", MetricUnit.Bytes, state.copy.bytes_copied - before)
     logger.info(
         "copy %s after %d invocation(s): %d bytes",
         "done" if state.copy.done else "continues",

@@ -43,7 +43,8 @@ def _local_paths_to_s3(template: dict[str, Any]) -> None:
             props["Definition"] = json.loads((ROOT / props.pop("DefinitionUri")).read_text())
 
 
-def main(template_path: str) -> int:
+def translate(template_path: str) -> dict[str, Any]:
+    """template.yaml as plain CloudFormation, as ``sam deploy`` would hand it over."""
     template = load_template(ROOT / template_path)
     _local_paths_to_s3(template)
     # The translator asks for pseudo parameters; any region will do offline.
@@ -52,7 +53,12 @@ def main(template_path: str) -> int:
         "AWS::Partition": "aws",
         "AWS::AccountId": "123456789012",
     }
-    translated = transform(template, parameters, _NoManagedPolicies())
+    translated: dict[str, Any] = transform(template, parameters, _NoManagedPolicies())
+    return translated
+
+
+def main(template_path: str) -> int:
+    translated = translate(template_path)
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as out:
         json.dump(translated, out, indent=1)
     completed = subprocess.run(

@@ -105,7 +105,7 @@ def success_metrics(
         Metric.COPY_SECONDS: round(max(0.0, copy_seconds), 3),
     }
     if copy_seconds > 0:
-        values[Metric.MIB_PER_SECOND] = round(size / MIB / copy_seconds, 3)
+        values[Metric.MIB_PER_SECOND] = round(size / MIB / copy_seconds, 6)
     if hours_since_previous is not None:
         values[Metric.HOURS_SINCE_PREVIOUS_BACKUP] = round(max(0.0, hours_since_previous), 3)
     return RunMetrics(project, service, values)

@@ -18,6 +18,7 @@ class ApiSettings:
     state_machine_arn: str
     lock_table_name: str
     input_defaults: InputDefaults
+    bucket: str | None = None  # BACKUP_BUCKET: GET /catalog lists it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ApiSettings:
@@ -36,6 +37,7 @@ class ApiSettings:
             state_machine_arn=arn,
             lock_table_name=_required(env, "LOCK_TABLE_NAME"),
             input_defaults=defaults,
+            bucket=env.get("BACKUP_BUCKET", "").strip() or None,
         )
 
 

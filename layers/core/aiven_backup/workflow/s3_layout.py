@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 
 BACKUP_SUFFIX = ".tar"
 INVENTORY_SUFFIX = ".inventory.json"
@@ -11,7 +11,7 @@ INVENTORY_SUFFIX = ".inventory.json"
 _DAY_AND_NAME = re.compile(r"(?P<year>\d{4})/(?P<month>\d{2})/(?P<day>\d{2})/[^/]+\.tar")
 
 
-def backup_key(prefix: str, project: str, service: str, backup_name: str, day: datetime) -> str:
+def backup_key(prefix: str, project: str, service: str, backup_name: str, day: date) -> str:
     parts = [prefix.strip("/"), project, service, f"{day:%Y}", f"{day:%m}", f"{day:%d}"]
     return "/".join(part for part in parts if part) + f"/{backup_name}.tar"
 
