@@ -163,3 +163,16 @@ def test_the_local_runner_prints_the_same_catalogue(
     assert "no inventory" in lines[2]
     assert "yearly" in lines[-2]
     assert "metrics, telegraf; 6 shards" in lines[-1]
+
+
+def test_a_local_run_with_catalog_prints_the_catalogue_of_what_it_made(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = cli.main(["--json", "--catalog", "--poll-interval", "1"])
+
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    (entry,) = summary["catalog"]["backups"]
+    assert entry["key"] == summary["key"]
+    assert (entry["verified"], entry["retention_class"], entry["lock"]) == (True, "yearly", None)
+    assert entry["inventory"]["database_count"] == len(entry["inventory"]["databases"]) > 0
