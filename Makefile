@@ -52,7 +52,8 @@ template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) validate --lint --template template.yaml
 	$(SAM_VENV)/bin/python tests/tools/lint_translated_template.py template.yaml
 
-pytest: $(VENV)/.installed
+# The structural template tests translate template.yaml with the SAM CLI's translator.
+pytest: $(VENV)/.installed $(SAM_VENV)/.installed
 	scripts/ensure-influxdb
 	$(PY) -m pytest -n 2
 

@@ -1,7 +1,9 @@
 """``python -m local_runner``: one complete backup on this machine, through the real state machine.
 
 Progress goes to stderr; ``--json`` prints one JSON object on stdout. Exit 0 when the execution
-succeeded, 1 when it failed, 2 on bad arguments.
+succeeded, 1 when it failed, 2 on bad arguments. ``--catalog`` adds the service's catalogue (what
+GET /catalog answers) after the run; ``python -m local_runner catalog ...`` lists any bucket's
+(see ``local_runner/catalog_cli.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from aiven_backup.api.catalog import BackupCatalog
+from aiven_backup.workflow.execution_input import InputDefaults
+from local_runner import catalog_cli
 from local_runner.aiven_simulator import AivenSimulator
 from local_runner.real_backup import make_real_backup_tar
 from local_runner.sample_backup import build_sample_backup
@@ -65,6 +70,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--poll-interval", type=float, default=1.0, metavar="SECONDS")
     parser.add_argument("--output", type=Path, default=None, help="write the backup here")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument(
+        "--catalog",
+        action="store_true",
+        help="also list the service's backups in the bucket, as GET /catalog does "
+        "(for another bucket: python -m local_runner catalog --help)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the handlers' own logs")
     args = parser.parse_args(argv)
     if args.poll_interval <= 0:
@@ -79,7 +90,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["catalog"]:
+        return catalog_cli.main(arguments[1:])
+    args = parse_args(arguments)
     # moto's interpreter logs every failed state at ERROR with internals; the runner reports
     # failures itself. Powertools warns when a step published no metric (metrics are off here).
     logging.getLogger("moto").setLevel(logging.CRITICAL)
@@ -153,6 +167,14 @@ def _run(
         arn = local.start(execution_input)
         result = _follow(local, arn, progress)
         summary = _summarise(local, result)
+        if args.catalog:
+            landed = result.output or {}
+            summary["catalog"] = BackupCatalog(local.s3, BUCKET, InputDefaults()).answer(
+                {
+                    "project": str(landed.get("project") or project or ""),
+                    "service": str(landed.get("service") or service or ""),
+                }
+            )
         if args.output and result.status == "SUCCEEDED" and summary.get("key"):
             body = local.s3.get_object(Bucket=BUCKET, Key=summary["key"])["Body"]
             with args.output.open("wb") as out:
@@ -237,6 +259,9 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
     else:
         print(f"  error: {summary.get('error')}", file=out)
         print(f"  cause: {summary.get('cause')}", file=out)
+    if summary.get("catalog"):
+        print("\nCatalogue:", file=out)
+        catalog_cli.print_catalog(summary["catalog"], out)
     if summary.get("notification"):
         print("\nNotification:", file=out)
         print(f"  Subject: {summary['notification']['subject']}", file=out)

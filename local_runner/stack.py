@@ -7,19 +7,26 @@ machine and its substitutions), so a change to the template is what the local ru
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime
 import io
 import json
 import time
+import types
 import zipfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import boto3
 from moto import mock_aws
+from moto.s3.models import S3Backend
 
-from aiven_backup.workflow.services import services_for
+from aiven_backup.workflow import services as services_module
+from aiven_backup.workflow.execution_input import InputDefaults
+from aiven_backup.workflow.services import Services, services_for
+from aiven_backup.workflow.settings import Settings
 from local_runner import template as tpl
 from local_runner.lambda_hook import InProcessLambdas, LocalFunction
 
@@ -53,6 +60,9 @@ class StackOptions:
     timeouts: Mapping[str, float] = field(default_factory=dict)
     # Skip Wait states and retry back-off: tests assert behaviour, not time.
     fast_waits: bool = False
+    # The time executions start at and the steps read (epoch seconds), instead of the real one:
+    # tests run a year of nightly backups in a minute. S3's own timestamps stay real.
+    clock: Callable[[], float] | None = None
 
 
 class LocalStack:
@@ -73,8 +83,11 @@ class LocalStack:
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         )
         self._exit.enter_context(self.lambdas.patched())
+        self._exit.enter_context(_default_retention_on_multipart_uploads())
         if self.options.fast_waits:
             self._exit.enter_context(_instant_waits())
+        if self.options.clock is not None:
+            self._exit.enter_context(_simulated_clock(self.options.clock))
         services_for.cache_clear()  # clients made under an earlier mock must not be reused
         self._exit.callback(services_for.cache_clear)
         self._create_resources()
@@ -172,7 +185,6 @@ class LocalStack:
 
     def _create_resources(self) -> None:
         s3 = self.s3
-        s3.create_bucket(Bucket=BUCKET)
         sns = boto3.client("sns", region_name=REGION)
         self.topic_arn = sns.create_topic(Name="influxdb-backup-notifications")["TopicArn"]
         self.queue_url = self.sqs.create_queue(QueueName="notifications")["QueueUrl"]
@@ -200,11 +212,7 @@ class LocalStack:
             "AivenTokenSecretArn": secret_arn,
             **self.options.parameters,
         }
-        conditions = {
-            "CreateBucket": not parameters.get("ExistingBucketName"),
-            "UseKms": bool(parameters.get("KmsKeyArn")),
-            "HasEmail": bool(parameters.get("NotificationEmail")),
-        }
+        conditions = tpl.evaluate_conditions(self.template, parameters)
         refs = {
             "BackupBucket": BUCKET,
             "NotificationTopic": self.topic_arn,
@@ -230,6 +238,7 @@ class LocalStack:
 
         machine = tpl.state_machine(self.template)
         resolve = tpl.make_resolver(parameters, refs, attributes, conditions)
+        _create_bucket(s3, resolve, self.template["Resources"]["BackupBucket"]["Properties"])
         self.state_machine_arn = self.sfn.create_state_machine(
             name="influxdb-backup",
             definition=tpl.render_definition(machine, resolve),
@@ -259,11 +268,81 @@ class LocalStack:
             )
 
 
+def _create_bucket(s3: S3Client, resolve: tpl.Resolver, properties: Mapping[str, Any]) -> None:
+    """The bucket with the Object Lock and versioning settings template.yaml gives it.
+
+    Lifecycle rules are not applied: moto stores them but never runs them.
+    """
+    lock_enabled = resolve(properties.get("ObjectLockEnabled", tpl.NO_VALUE))
+    s3.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=lock_enabled is True)
+    versioning = resolve(properties.get("VersioningConfiguration", tpl.NO_VALUE))
+    if versioning is not tpl.NO_VALUE:
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration=versioning)
+    lock = resolve(properties.get("ObjectLockConfiguration", tpl.NO_VALUE))
+    if lock is not tpl.NO_VALUE:
+        retention = lock["Rule"]["DefaultRetention"]
+        s3.put_object_lock_configuration(
+            Bucket=BUCKET,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {
+                    "DefaultRetention": {
+                        "Mode": retention["Mode"],
+                        "Days": int(retention["Days"]),
+                    }
+                },
+            },
+        )
+
+
 def _empty_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("README", "handlers run in-process; see local_runner/lambda_hook.py")
     return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _default_retention_on_multipart_uploads() -> Iterator[None]:
+    """Give moto what S3 does: a bucket's default Object Lock retention applies to every new
+    object, the one CompleteMultipartUpload creates too (moto 5.2.5 applies it to PutObject only).
+    """
+    original = S3Backend.complete_multipart_upload
+
+    def complete(self: S3Backend, bucket_name: str, multipart_id: str, body: Any) -> Any:
+        key = original(self, bucket_name, multipart_id, body)
+        bucket = self.get_bucket(bucket_name)
+        if key is not None and bucket.has_default_lock and not key.lock_mode:
+            key.lock_mode = bucket.default_lock_mode
+            key.lock_until = bucket.default_retention()
+        return key
+
+    with mock.patch.object(S3Backend, "complete_multipart_upload", complete):
+        yield
+
+
+@contextlib.contextmanager
+def _simulated_clock(clock: Callable[[], float]) -> Iterator[None]:
+    """Executions start at ``clock()`` (moto stamps ``$$.Execution.StartTime`` with
+    ``datetime.datetime.now``) and every step's ``Services.clock`` is ``clock``."""
+
+    class _ClockDatetime(datetime.datetime):
+        @classmethod
+        def now(cls, tz: datetime.tzinfo | None = None) -> _ClockDatetime:
+            moment = datetime.datetime.fromtimestamp(clock(), tz or datetime.UTC)
+            return cls.fromtimestamp(moment.timestamp(), moment.tzinfo)
+
+    clock_module = types.SimpleNamespace(datetime=_ClockDatetime, timezone=datetime.timezone)
+    unpatched = services_module.services_for
+
+    def services_with_clock(settings: Settings, input_defaults: InputDefaults) -> Services:
+        return dataclasses.replace(unpatched(settings, input_defaults), clock=clock)
+
+    with (
+        mock.patch("moto.stepfunctions.parser.models.datetime", clock_module),
+        mock.patch.object(services_module, "services_for", services_with_clock),
+    ):
+        yield
 
 
 @contextlib.contextmanager

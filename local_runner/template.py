@@ -29,8 +29,8 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dic
         value = loader.construct_mapping(node, deep=True)
     else:
         raise yaml.YAMLError(f"unsupported node for !{suffix}: {node!r}")
-    if suffix == "Ref":
-        return {"Ref": value}
+    if suffix in ("Ref", "Condition"):  # the two short forms without an Fn:: prefix
+        return {suffix: value}
     if suffix == "GetAtt" and isinstance(value, str):
         value = value.split(".", 1)
     return {f"Fn::{suffix}": value}
@@ -112,6 +112,44 @@ def state_machine(template: Mapping[str, Any], root: Path = PROJECT_ROOT) -> Sta
 
 
 Resolver = Callable[[Any], Any]
+NO_VALUE: Any = object()
+"""What ``Ref: AWS::NoValue`` resolves to; a mapping or list drops it, as CloudFormation does."""
+
+
+def evaluate_conditions(
+    template: Mapping[str, Any], parameters: Mapping[str, str]
+) -> dict[str, bool]:
+    """Every condition of the template, as CloudFormation would evaluate it for ``parameters``
+    (Fn::Equals on parameters and literals, Fn::Not, Fn::And, Fn::Or, Condition)."""
+    declared: Mapping[str, Any] = template.get("Conditions", {})
+    evaluated: dict[str, bool] = {}
+
+    def operand(value: Any) -> str:
+        if isinstance(value, Mapping) and set(value) == {"Ref"}:
+            return str(parameters[value["Ref"]])
+        return str(value)
+
+    def condition(expression: Any) -> bool:
+        ((function, argument),) = expression.items()
+        if function == "Condition":
+            return named(argument)
+        if function == "Fn::Equals":
+            left, right = argument
+            return operand(left) == operand(right)
+        if function == "Fn::Not":
+            return not condition(argument[0])
+        if function == "Fn::And":
+            return all(condition(part) for part in argument)
+        if function == "Fn::Or":
+            return any(condition(part) for part in argument)
+        raise ValueError(f"the local runner cannot evaluate the condition function {function}")
+
+    def named(name: str) -> bool:
+        if name not in evaluated:
+            evaluated[name] = condition(declared[name])
+        return evaluated[name]
+
+    return {name: named(name) for name in declared}
 
 
 def make_resolver(
@@ -137,7 +175,7 @@ def make_resolver(
         if isinstance(value, Mapping) and len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":
-                return lookup(arg)
+                return NO_VALUE if arg == "AWS::NoValue" else lookup(arg)
             if key == "Fn::GetAtt":
                 return lookup(".".join(arg))
             if key == "Fn::If":
@@ -150,9 +188,10 @@ def make_resolver(
                     r"\$\{([^}!]+)\}", lambda m: local.get(m.group(1)) or lookup(m.group(1)), text
                 )
         if isinstance(value, Mapping):
-            return {k: resolve(v) for k, v in value.items()}
+            resolved = {k: resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [resolve(v) for v in value]
+            return [v for v in (resolve(item) for item in value) if v is not NO_VALUE]
         return value
 
     return resolve

@@ -1,4 +1,5 @@
-"""BackupsApi: POST /backups, GET /backups/{id}, GET /backups behind API Gateway (IAM auth).
+"""BackupsApi: POST /backups, GET /backups/{id}, GET /backups and GET /catalog behind API
+Gateway (IAM auth).
 
 A thin edge: read the request, call ``aiven_backup.api``, and map its named errors to HTTP
 answers of one shape, ``{"error": <name>, "message": <what to do>, ...}``.
@@ -16,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiven_backup.api import (
     ApiSettings,
+    BackupCatalog,
     BackupInProgressError,
     BackupNotFoundError,
     BackupsApi,
@@ -23,7 +25,12 @@ from aiven_backup.api import (
     InvalidRequestError,
 )
 from aiven_backup.api.links import BackupLinks
-from aiven_backup.errors import InvalidExecutionInput, StackMisconfigured
+from aiven_backup.errors import (
+    InvalidExecutionInput,
+    S3Unavailable,
+    StackMisconfigured,
+    UploadFailed,
+)
 from aiven_backup.redaction import install_redaction
 
 logger, tracer = Logger(), Tracer()
@@ -31,13 +38,19 @@ install_redaction(logger)
 app = APIGatewayRestResolver()
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-ROUTES = "POST /backups, GET /backups, GET /backups/{id}"
+ROUTES = "POST /backups, GET /backups, GET /backups/{id}, GET /catalog"
 
 
 @cache
 def backups() -> BackupsApi:
     """One set of clients per container."""
     return BackupsApi.from_settings(ApiSettings.from_env())
+
+
+@cache
+def catalog() -> BackupCatalog:
+    """One S3 client per container."""
+    return BackupCatalog.from_settings(ApiSettings.from_env())
 
 
 @app.post("/backups")
@@ -82,6 +95,12 @@ def _links() -> BackupLinks:
         resource_path=app.current_event.resource,
         stage=context.get("stage"),
     )
+
+
+@app.get("/catalog")
+def get_catalog() -> dict[str, Any]:
+    """What the bucket holds for ?project=&service= (the stack's by default), newest first."""
+    return catalog().answer(app.current_event.query_string_parameters)
 
 
 def _request_body() -> str | None:
@@ -155,6 +174,15 @@ def _misconfigured(error: StackMisconfigured) -> Response[dict[str, Any]]:
     return _answer(HTTPStatus.INTERNAL_SERVER_ERROR, "StackMisconfigured", str(error))
 
 
+def _s3_unavailable(error: S3Unavailable) -> Response[dict[str, Any]]:
+    return _answer(HTTPStatus.SERVICE_UNAVAILABLE, "S3Unavailable", str(error))
+
+
+def _s3_refused(error: UploadFailed) -> Response[dict[str, Any]]:
+    # The message names what was refused and says to check the function's permissions.
+    return _answer(HTTPStatus.INTERNAL_SERVER_ERROR, "S3Refused", str(error))
+
+
 def _unexpected(error: Exception) -> Response[dict[str, Any]]:
     logger.exception("unexpected error")
     return _answer(
@@ -174,6 +202,8 @@ for _error_class, _handler in (
     (BackupNotFoundError, _backup_not_found),
     (NotFoundError, _no_route),
     (StackMisconfigured, _misconfigured),
+    (S3Unavailable, _s3_unavailable),
+    (UploadFailed, _s3_refused),
     (Exception, _unexpected),
 ):
     app.exception_handler(_error_class)(_handler)

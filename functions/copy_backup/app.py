@@ -3,7 +3,6 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiven_backup.redaction import install_redaction
@@ -27,9 +26,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     state = RunState.from_dict(event)
     logger.append_keys(**state.log_keys())
-    before = state.copy.bytes_copied
+    # Bytes, copy time and speed: reported once per run by FinishBackup (aiven_backup/metrics.py).
     state = steps.copy_backup(state, deadline, services, int(context.memory_limit_in_mb))
-    metrics.add_metric("BytesCopied", MetricUnit.Bytes, state.copy.bytes_copied - before)
     logger.info(
         "copy %s after %d invocation(s): %d bytes",
         "done" if state.copy.done else "continues",

@@ -8,7 +8,7 @@ EventBridge rule on "Step Functions Execution Status Change" for executions no C
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiven_backup.redaction import install_redaction
@@ -28,12 +28,17 @@ install_redaction(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("detail-type") == STATUS_CHANGE:
         logger.append_keys(execution=event.get("detail", {}).get("name"))
-        report = failure.handle_stopped_execution(event["detail"], services_from_env())
+        report = failure.handle_stopped_execution(event["detail"], services_from_env(), _sink())
     else:
         execution = ExecutionRef(**event["execution"])
         logger.append_keys(execution=execution.name)
-        report = failure.handle_failure(event["failed"], execution, services_from_env())
+        report = failure.handle_failure(event["failed"], execution, services_from_env(), _sink())
     if "error" in report:
-        metrics.add_metric("BackupFailures", MetricUnit.Count, 1)
         logger.warning("backup failed: %s: %s", report["error"], report["cause"])
     return report
+
+
+def _sink() -> Metrics | None:
+    # With metrics disabled Powertools never flushes, so whatever is added stays in the
+    # container's memory (and its dimensions leak into the next invocation): add nothing.
+    return None if is_metrics_disabled() else metrics

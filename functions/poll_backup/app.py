@@ -3,7 +3,6 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from aiven_backup.redaction import install_redaction
@@ -24,11 +23,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(**state.log_keys())
     deadline = invocation_deadline(context.get_remaining_time_in_millis())
     state = steps.poll_backup(state, services_from_env(), deadline)
-    if state.ready:
-        metrics.add_metric(
-            "BackupWaitTime", MetricUnit.Seconds, state.ready_at - state.requested_at
-        )
-    else:
+    # The wait is reported once per run by FinishBackup (WaitSeconds, aiven_backup/metrics.py).
+    if not state.ready:
         logger.info(
             "not ready yet: next poll in %d s (poll %d)", state.wait.seconds, state.wait.polls
         )

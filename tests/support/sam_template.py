@@ -343,17 +343,3 @@ def resources_of_type(
 
 
 # --- the backup bucket ----------------------------------------------------------------------------
-
-
-def expiry_rule(translated_template: Mapping[str, Any]) -> dict[str, Any]:
-    """The backup bucket's lifecycle rule that expires backups."""
-    bucket = translated_template["Resources"]["BackupBucket"]["Properties"]
-    rules = bucket["LifecycleConfiguration"]["Rules"]
-    (rule,) = [rule for rule in rules if "ExpirationInDays" in rule]
-    return dict(rule)
-
-
-def expiry_tag_filter(translated_template: Mapping[str, Any]) -> dict[str, str]:
-    """The tags an object must carry for the bucket's expiry rule to apply to it."""
-    rule = expiry_rule(translated_template)
-    return {tag["Key"]: tag["Value"] for tag in rule.get("TagFilters", [])}

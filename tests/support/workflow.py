@@ -54,21 +54,25 @@ WorkflowFactory = Callable[..., Workflow]
 
 @contextlib.contextmanager
 def workflow_factory() -> Iterator[WorkflowFactory]:
-    """Build workflows; keyword arguments tune the stack's environment and function time limits."""
+    """Build workflows; keyword arguments tune the stack's environment, function time limits,
+    template parameters and clock."""
     with contextlib.ExitStack() as resources:
 
         def make(
             environment: Mapping[str, str] | None = None,
             timeouts: Mapping[str, float] | None = None,
+            parameters: Mapping[str, str] | None = None,
+            clock: Callable[[], float] | None = None,
         ) -> Workflow:
             simulator = resources.enter_context(AivenSimulator(token=TOKEN))
             options = StackOptions(
                 aiven_api_url=simulator.base_url,
                 aiven_token=TOKEN,
-                parameters={"AivenProject": PROJECT, "AivenService": SERVICE},
+                parameters={"AivenProject": PROJECT, "AivenService": SERVICE, **(parameters or {})},
                 environment={**TEST_ENVIRONMENT, **(environment or {})},
                 timeouts=timeouts or {},
                 fast_waits=True,
+                clock=clock,
             )
             return Workflow(simulator, resources.enter_context(LocalStack(options)))
 

@@ -120,8 +120,8 @@ def test_a_run_stopped_after_the_copy_keeps_the_object_tagged_unverified(
     assert workflow.object_bytes(KEY) == b"the copied backup"
     tags = workflow.stack.s3.get_object_tagging(Bucket=BUCKET, Key=KEY)["TagSet"]
     assert tags == [
-        {"Key": "aiven-backup", "Value": "true"},  # so the lifecycle rule still expires it
         {"Key": "backup-verified", "Value": "false"},
+        {"Key": "retention-class", "Value": "failed"},  # so a lifecycle rule still expires it
     ]
     (notification,) = workflow.stack.notifications()
     assert "kept the copied object" in notification["message"]

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from aiven_backup.verify import verify_backup, write_inventory
 from local_runner.sample_backup import build_sample_backup
 from tests.support.aws import BUCKET
-from tests.support.sam_template import expiry_tag_filter, translated
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -43,7 +42,6 @@ def test_object_is_tagged_as_verified(s3: S3Client, put_object: PutObject) -> No
     write_inventory(s3, BUCKET, KEY, verify_backup(s3, BUCKET, KEY))
 
     assert _tags(s3, KEY) == {
-        "aiven-backup": "true",
         "backup-verified": "true",
         "manifest-stamp": "20261123T030000Z",
         "databases": "2",
@@ -82,17 +80,3 @@ def test_tags_stay_within_s3s_limit_of_ten(s3: S3Client, put_object: PutObject) 
     assert len(tags) == 10
     assert tags["backup-verified"] == "true"
     assert tags["manifest-stamp"] == "20261123T030000Z"
-
-
-def test_a_backup_and_its_inventory_carry_the_tag_the_buckets_expiry_rule_selects(
-    s3: S3Client, put_object: PutObject
-) -> None:
-    # Under a prefix other than the stack's default, which a prefix-filtered rule would miss.
-    key = put_object("ad-hoc/before-migration/acme/metrics-influx/2026/11/23/b.tar", SAMPLE)
-    rule_filter = expiry_tag_filter(translated())
-    assert rule_filter, "the bucket's expiry rule names no tag"
-
-    inventory = write_inventory(s3, BUCKET, key, verify_backup(s3, BUCKET, key))
-
-    assert rule_filter.items() <= _tags(s3, key).items()
-    assert rule_filter.items() <= _tags(s3, inventory).items()

@@ -19,6 +19,7 @@ class ApiSettings:
     state_machine_arn: str
     lock_table_name: str
     input_defaults: InputDefaults
+    bucket: str | None = None  # BACKUP_BUCKET: GET /catalog lists it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ApiSettings:
@@ -38,4 +39,5 @@ class ApiSettings:
             state_machine_arn=arn,
             lock_table_name=read.required("LOCK_TABLE_NAME"),
             input_defaults=defaults,
+            bucket=env.get("BACKUP_BUCKET", "").strip() or None,
         )

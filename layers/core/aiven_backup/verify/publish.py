@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
 
 from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
 from aiven_backup.s3.retry import call_with_retries
@@ -18,9 +16,6 @@ if TYPE_CHECKING:
 
 INVENTORY_SUFFIX = ".inventory.json"
 MAX_TAGS = 10  # S3's limit per object
-# Marks a backup and its inventory. The stack's bucket expires objects by this tag (not by key
-# prefix), so a backup under any s3_prefix goes after RetentionDays.
-BACKUP_OBJECT_TAGS: Mapping[str, str] = {"aiven-backup": "true"}
 _TAG_VALUE_UNSAFE = re.compile(r"[^\w .:/=+\-@]")
 
 
@@ -32,7 +27,6 @@ def inventory_key(key: str) -> str:
 def verification_tags(inventory: Inventory) -> dict[str, str]:
     """The tags a verified backup object carries."""
     return {
-        **BACKUP_OBJECT_TAGS,
         "backup-verified": "true",
         "manifest-stamp": _tag_value(inventory.stamp),
         "databases": str(len(inventory.databases)),
@@ -61,7 +55,9 @@ def write_inventory(
             Key=target,
             Body=json.dumps(body, indent=2).encode(),
             ContentType="application/json",
-            Tagging=urlencode(BACKUP_OBJECT_TAGS),
+            # A bucket with Object Lock refuses a PUT without Content-MD5 or a checksum; asked
+            # for explicitly, it does not depend on the SDK version's checksum defaults.
+            ChecksumAlgorithm="CRC32",
         ),
         retry,
         "write the inventory to",

@@ -5,9 +5,12 @@ error. Clean-up is best effort and each action is reported in the notification:
 
 1. The copied object, when the copy finished but the run failed before the inventory was written
    (``copied_object_verdict`` decides): removed when verification proved it is not the backup
-   (only byte-identical verified backups stay), kept and tagged ``backup-verified=false`` when the
+   (only byte-identical verified backups stay) unless Object Lock protects it, kept and tagged
+   ``backup-verified=false`` and ``retention-class=failed`` (so S3 still expires it) when the
    failure says nothing about its bytes (S3 throttled verification, a function timed out): its
    bytes matched the source's CRC32 when it was copied, and deleting it helps nobody.
+   ``leftovers`` tags what must not be deleted (a locked object, a verified one the run failed to
+   classify).
 2. Unfinished multipart uploads of the run's key are aborted.
 3. The service's lock is released, if this execution holds it.
 4. The failure notification is published; only a failed publish raises (``CleanupIncomplete``,
@@ -38,26 +41,29 @@ from aiven_backup.errors import (
     InvalidExecutionInput,
     NotAnInfluxBackup,
 )
+from aiven_backup.metrics import MetricsSink, failure_metrics
 from aiven_backup.redaction import redact
 from aiven_backup.s3.faults import S3Fault, classify_s3_error
 from aiven_backup.s3.retry import call_with_retries
-from aiven_backup.verify.publish import BACKUP_OBJECT_TAGS
+from aiven_backup.storage.retention import RETENTION_CLASS_TAG, RetentionClass
+from aiven_backup.storage.tags import VERIFIED_TAG, merge_tags
 from aiven_backup.workflow.execution_input import parse_execution_input
+from aiven_backup.workflow.leftovers import Leftovers, protect_leftovers
 from aiven_backup.workflow.notification import failure_notification, publish
 from aiven_backup.workflow.run_state import ExecutionRef, RunState
 from aiven_backup.workflow.s3_layout import backup_key, inventory_key
 from aiven_backup.workflow.services import Services
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3.type_defs import TagTypeDef
+    pass
 
 logger = logging.getLogger(__name__)
 
 # A kept object carries the backup tag too, so the bucket's lifecycle rule still expires it.
-UNVERIFIED_TAGS: list[TagTypeDef] = [
-    {"Key": name, "Value": value}
-    for name, value in {**BACKUP_OBJECT_TAGS, "backup-verified": "false"}.items()
-]
+UNVERIFIED_TAGS = {
+    VERIFIED_TAG: "false",
+    RETENTION_CLASS_TAG: RetentionClass.FAILED.value,
+}
 
 # Errors that prove the copied object is not an InfluxDB portable backup (or not all of one).
 _DISPROVED_BY_VERIFICATION = frozenset({NotAnInfluxBackup.__name__, BackupFileMissing.__name__})
@@ -88,7 +94,10 @@ class FailedRun:
 
 
 def handle_failure(
-    failed_state: Mapping[str, Any], execution: ExecutionRef, services: Services
+    failed_state: Mapping[str, Any],
+    execution: ExecutionRef,
+    services: Services,
+    metrics: MetricsSink | None = None,
 ) -> dict[str, Any]:
     """Deal with the copied object, abort unfinished uploads, release the lock, and announce
     the failure (see the module's docstring).
@@ -100,7 +109,16 @@ def handle_failure(
     error_name = str(error.get("Error") or "UnknownError")
     cause = readable_cause(error.get("Cause"))
     run = identify_run(failed_state, services)
-    return _clean_up_and_notify(run, error_name, cause, execution, services)
+    # An object under Object Lock is tagged and reported, never deleted (see leftovers).
+    leftovers = protect_leftovers(
+        services.s3,
+        failed_state,
+        lock_mode=services.settings.object_lock_mode,
+        clock=services.clock,
+    )
+    return _clean_up_and_notify(
+        run, error_name, cause, execution, services, metrics=metrics, leftovers=leftovers
+    )
 
 
 STOPPED_EXECUTIONS = {
@@ -118,7 +136,9 @@ STOPPED_EXECUTIONS = {
 }
 
 
-def handle_stopped_execution(detail: Mapping[str, Any], services: Services) -> dict[str, Any]:
+def handle_stopped_execution(
+    detail: Mapping[str, Any], services: Services, metrics: MetricsSink | None = None
+) -> dict[str, Any]:
     """Clean up after an execution no Catch saw end: ``detail`` is the ``detail`` of a "Step
     Functions Execution Status Change" event (status ABORTED or TIMED_OUT)."""
     status = str(detail.get("status"))
@@ -133,17 +153,29 @@ def handle_stopped_execution(detail: Mapping[str, Any], services: Services) -> d
         started_at=started.isoformat(),
     )
     run = _run_of_stopped_execution(detail.get("input"), started, services)
-    return _clean_up_and_notify(run, error_name, cause, execution, services)
+    return _clean_up_and_notify(
+        run, error_name, cause, execution, services, metrics=metrics, leftovers=Leftovers()
+    )
 
 
 def _clean_up_and_notify(
-    run: FailedRun, error_name: str, cause: str, execution: ExecutionRef, services: Services
+    run: FailedRun,
+    error_name: str,
+    cause: str,
+    execution: ExecutionRef,
+    services: Services,
+    *,
+    metrics: MetricsSink | None,
+    leftovers: Leftovers,
 ) -> dict[str, Any]:
     project, service, key, bucket = run.project, run.service, run.key, run.bucket
 
-    cleanup: list[str] = []
-    if key and run.copied_but_not_verified:
-        cleanup.append(_settle_copied_object(services, bucket, key, error_name))
+    cleanup: list[str] = list(leftovers.report)
+    kept_unverified = leftovers.kept_unverified
+    if key and run.copied_but_not_verified and not leftovers.kept_unverified:
+        outcome, kept = _settle_copied_object(services, bucket, key, error_name)
+        cleanup.append(outcome)
+        kept_unverified = kept_unverified or kept
     if key:
         try:
             aborted = abort_incomplete_uploads(services.s3, bucket, key)
@@ -178,11 +210,16 @@ def _clean_up_and_notify(
             f"could not publish the failure notification to {services.settings.topic_arn}: "
             f"{problem}"
         ) from problem
+    if project and service:
+        failure_metrics(project, service, kept_unverified=kept_unverified).emit(metrics)
     return {"error": error_name, "cause": cause, "notification": notification.to_dict()}
 
 
-def _settle_copied_object(services: Services, bucket: str, key: str, error_name: str) -> str:
-    """Delete or keep-and-tag the copied object; returns what was done, for the notification."""
+def _settle_copied_object(
+    services: Services, bucket: str, key: str, error_name: str
+) -> tuple[str, bool]:
+    """Delete or keep-and-tag the copied object; returns what was done, for the notification,
+    and whether it was kept."""
     location = f"s3://{bucket}/{key}"
     retry = services.settings.copy.retry_policy
     if copied_object_verdict(error_name) is CopiedObjectVerdict.DELETE:
@@ -197,18 +234,11 @@ def _settle_copied_object(services: Services, bucket: str, key: str, error_name:
             )
         except Exception as problem:
             logger.exception("could not remove the unverified object")
-            return f"could not remove the unverified object {location} ({problem})"
-        return f"removed the unverified object {location}"
+            return f"could not remove the unverified object {location} ({problem})", False
+        return f"removed the unverified object {location}", False
     try:
-        call_with_retries(
-            lambda: services.s3.put_object_tagging(
-                Bucket=bucket, Key=key, Tagging={"TagSet": UNVERIFIED_TAGS}
-            ),
-            retry,
-            "tag as unverified",
-            location,
-        )
-        tagged = "tagged backup-verified=false"
+        merge_tags(services.s3, bucket, key, UNVERIFIED_TAGS)
+        tagged = "tagged backup-verified=false (retention-class=failed: S3 expires it)"
     except Exception as problem:
         logger.exception("could not tag the unverified object")
         tagged = f"could not tag it backup-verified=false ({problem})"
@@ -216,7 +246,7 @@ def _settle_copied_object(services: Services, bucket: str, key: str, error_name:
         f"kept the copied object {location}, {tagged}: its bytes matched the source's CRC32 "
         f"when copied, but it is not verified ({error_name} stopped the verification); verify "
         "it before relying on it"
-    )
+    ), True
 
 
 def readable_cause(cause: object) -> str:

@@ -44,6 +44,8 @@ class CopyState:
     cursor: Mapping[str, Any] | None = None
     invocations: int = 0
     bytes_copied: int = 0
+    started_at: float = 0.0  # epoch seconds: the first copy invocation began
+    finished_at: float = 0.0  # epoch seconds: the upload was complete
 
 
 @dataclass(frozen=True)

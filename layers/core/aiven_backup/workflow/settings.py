@@ -48,6 +48,9 @@ class Settings:
     not_found_grace_polls: int = 3
     aiven_retry: RetryPolicy = AIVEN_API_RETRY
     copy: CopyConfig = field(default_factory=CopyConfig)
+    # The bucket's Object Lock mode (NONE, GOVERNANCE, COMPLIANCE): a locked object is never
+    # deleted by the failure path, even when S3 does not show this caller its retention.
+    object_lock_mode: str = "NONE"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -76,6 +79,7 @@ class Settings:
             not_found_grace_polls=read.integer("NOT_FOUND_GRACE_POLLS", cls.not_found_grace_polls),
             aiven_retry=_aiven_retry(read),
             copy=_copy_config(read),
+            object_lock_mode=read.text("OBJECT_LOCK_MODE", cls.object_lock_mode).upper(),
         )
 
 

@@ -27,7 +27,9 @@ from aiven_backup.errors import (
     BackupWaitTimedOut,
     InvalidExecutionInput,
 )
+from aiven_backup.metrics import MetricsSink, success_metrics
 from aiven_backup.redaction import redact_url
+from aiven_backup.storage import apply_retention_class, decide_retention
 from aiven_backup.verify import verify_backup, write_inventory
 from aiven_backup.workflow.deadline import seconds_until
 from aiven_backup.workflow.execution_input import ExecutionInput, parse_execution_input
@@ -155,6 +157,7 @@ def copy_backup(
     """Copy until done or until ``deadline`` (``time.monotonic()``) is near; then return a cursor
     to resume from. Resolving the URL comes out of the same deadline as the copy. ``memory_mb``
     (the function's memory) bounds the part buffers and so the largest part."""
+    started_at = state.copy.started_at or services.clock()
     with services.aiven(deadline) as aiven:
         url = _download_url(aiven, state.request, services)
     cursor = CopyCursor.from_dict(state.copy.cursor) if state.copy.cursor else None
@@ -174,7 +177,13 @@ def copy_backup(
     if isinstance(outcome, CopyDone):
         return replace(
             state,
-            copy=CopyState(done=True, invocations=invocations, bytes_copied=outcome.size),
+            copy=CopyState(
+                done=True,
+                invocations=invocations,
+                bytes_copied=outcome.size,
+                started_at=started_at,
+                finished_at=services.clock(),
+            ),
             result=outcome.to_dict(),
         )
     return replace(
@@ -184,6 +193,7 @@ def copy_backup(
             cursor=outcome.to_dict(),
             invocations=invocations,
             bytes_copied=outcome.offset,
+            started_at=started_at,
         ),
     )
 
@@ -200,11 +210,31 @@ def verify_and_record(state: RunState, services: Services) -> RunState:
     )
 
 
-def finish_backup(state: RunState, services: Services) -> dict[str, Any]:
-    """Release the lock and announce success. Returns the execution's result."""
+def finish_backup(
+    state: RunState, services: Services, metrics: MetricsSink | None = None
+) -> dict[str, Any]:
+    """Give the backup its retention class, emit the run's metrics, release the lock and
+    announce success. Returns the execution's result."""
     request = state.request
     size = int((state.result or {}).get("size", 0))
-    duration = services.clock() - parse_timestamp(state.execution.started_at).timestamp()
+    now = services.clock()
+    duration = now - parse_timestamp(state.execution.started_at).timestamp()
+    retention = decide_retention(services.s3, state.bucket, state.key)
+    apply_retention_class(
+        services.s3, state.bucket, state.key, state.inventory_key, retention.retention_class
+    )
+    previous = retention.previous
+    run_metrics = success_metrics(
+        request.project,
+        request.service,
+        size=size,
+        duration_seconds=duration,
+        wait_seconds=state.ready_at - state.requested_at,
+        copy_seconds=state.copy.finished_at - state.copy.started_at,
+        hours_since_previous=(now - previous.last_modified.timestamp()) / 3600
+        if previous
+        else None,
+    )
     services.lock.release(request.project, request.service, owner=state.execution.arn)
     notification = success_notification(
         project=request.project,
@@ -219,6 +249,7 @@ def finish_backup(state: RunState, services: Services) -> dict[str, Any]:
         execution_arn=state.execution.arn,
     )
     publish(services.sns, services.settings.topic_arn, notification)
+    run_metrics.emit(metrics)  # once announced: a retried or failed publish must not count twice
     return {
         "status": "SUCCEEDED",
         "project": request.project,
@@ -231,6 +262,7 @@ def finish_backup(state: RunState, services: Services) -> dict[str, Any]:
         "version_id": (state.result or {}).get("version_id"),
         "inventory_key": state.inventory_key,
         "inventory": state.inventory,
+        "retention_class": retention.retention_class.value,
         "duration_seconds": round(duration, 3),
         "wait_seconds": round(max(0.0, state.ready_at - state.requested_at), 3),
         "copy_invocations": state.copy.invocations,
