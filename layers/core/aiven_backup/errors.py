@@ -209,6 +209,13 @@ class BackupAlreadyRunning(BackupError):
     """Another execution holds this service's lock; a second backup would replace the first."""
 
 
+# --- Many services in one execution (the fan-out) --------------------------------------------
+
+
+class TooManyServices(BackupError):
+    """A fan-out names (or ``*`` finds) more services than one execution's payload can carry."""
+
+
 # --- The stack itself ------------------------------------------------------------------------
 
 

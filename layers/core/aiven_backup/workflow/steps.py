@@ -206,7 +206,8 @@ def finish_backup(state: RunState, services: Services) -> dict[str, Any]:
         inventory_text=state.inventory_text,
         execution_arn=state.execution.arn,
     )
-    publish(services.sns, services.settings.topic_arn, notification)
+    if request.notify:  # false in a fan-out with NotifyEach=false: its summary announces it
+        publish(services.sns, services.settings.topic_arn, notification)
     return {
         "status": "SUCCEEDED",
         "project": request.project,
@@ -281,7 +282,8 @@ def handle_failure(
         cleanup="; ".join(cleanup) or "nothing to clean up",
     )
     try:
-        publish(services.sns, services.settings.topic_arn, notification)
+        if run.notify:  # false in a fan-out with NotifyEach=false: its summary announces it
+            publish(services.sns, services.settings.topic_arn, notification)
     except Exception as problem:
         raise CleanupIncomplete(
             f"could not publish the failure notification to {services.settings.topic_arn}: "
@@ -356,6 +358,7 @@ class _FailedRun:
     key: str | None
     bucket: str
     copied_but_not_verified: bool = False
+    notify: bool = True
 
 
 def _identify(failed_state: Mapping[str, Any], services: Services) -> _FailedRun:
@@ -369,6 +372,7 @@ def _identify(failed_state: Mapping[str, Any], services: Services) -> _FailedRun
             state.key,
             state.bucket,
             copied_but_not_verified=state.copy.done and state.inventory is None,
+            notify=request.notify,
         )
 
     raw_input = failed_state.get("input")
@@ -385,6 +389,7 @@ def _identify(failed_state: Mapping[str, Any], services: Services) -> _FailedRun
         text("backup_name", None),
         None,
         services.settings.bucket,
+        notify=given.get("notify") is not False,
     )
 
 
