@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import threading
-from collections.abc import Mapping
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -52,6 +55,10 @@ class AivenSimulator:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()  # wakes stalled handlers when the server stops
+        # Downloads in flight per (project, service), and the most services downloading at once.
+        self._downloading_now: Counter[tuple[str, str]] = Counter()
+        self.peak_concurrent_downloads = 0
+        self._rendezvous: _Rendezvous | None = None
 
     # --- Lifecycle -------------------------------------------------------------------------
 
@@ -160,6 +167,22 @@ class AivenSimulator:
             f"/backups/{project}/{name}"
         )
 
+    def hold_downloads_until_concurrent(self, services: int, timeout: float = 30.0) -> None:
+        """Hold every download until ``services`` services are downloading at once, then let
+        them all go, once; if that never happens within ``timeout`` seconds, stop holding.
+
+        With ``peak_concurrent_downloads`` this shows a concurrency bound is reached, not only
+        never passed: runs that overlap only by chance would otherwise pass either way.
+        """
+        with self._lock:
+            self._rendezvous = _Rendezvous(services, timeout)
+
+    @property
+    def rendezvous_reached(self) -> bool:
+        """Whether ``hold_downloads_until_concurrent`` saw its number of services at once."""
+        with self._lock:
+            return self._rendezvous is not None and self._rendezvous.reached.is_set()
+
     def download_transport(self) -> httpx.BaseTransport:
         """An httpx transport that connects every request to this server, keeping its Host.
 
@@ -186,6 +209,44 @@ class AivenSimulator:
     def _record_download(self, method: str, path: str, byte_range: str | None) -> None:
         with self._lock:
             self.download_requests.append((method, path, byte_range))
+
+    @contextlib.contextmanager
+    def _downloading(self, project: str, service: str) -> Iterator[None]:
+        """Count one download of ``project/service`` in flight while the block runs."""
+        key = (project, service)
+        with self._lock:
+            self._downloading_now[key] += 1
+            at_once = len(self._downloading_now)
+            self.peak_concurrent_downloads = max(self.peak_concurrent_downloads, at_once)
+            rendezvous = self._rendezvous
+            if rendezvous is not None and at_once >= rendezvous.services:
+                rendezvous.reached.set()
+        try:
+            if rendezvous is not None:
+                rendezvous.wait(self._stopping)
+            yield
+        finally:
+            with self._lock:
+                self._downloading_now[key] -= 1
+                if self._downloading_now[key] <= 0:
+                    del self._downloading_now[key]
+
+
+class _Rendezvous:
+    """Downloads wait here until ``services`` services download at once, or ``timeout`` ends."""
+
+    def __init__(self, services: int, timeout: float) -> None:
+        self.services = services
+        self.deadline = time.monotonic() + timeout
+        self.reached = threading.Event()
+        self.given_up = threading.Event()
+
+    def wait(self, stopping: threading.Event) -> None:
+        while not (self.reached.is_set() or self.given_up.is_set() or stopping.is_set()):
+            if time.monotonic() > self.deadline:
+                self.given_up.set()
+                return
+            self.reached.wait(0.02)
 
 
 class _LoopbackTransport(httpx.BaseTransport):
@@ -249,14 +310,19 @@ class _Handler(BaseHTTPRequestHandler):
         elif segments[:1] == ["backups"] and len(segments) == 4:
             simulator._record_download(self.command, parts.path, self.headers.get("Range"))
             found, service = simulator._lookup(segments[1], segments[2])
-            serve_backup(
-                self,
-                service if found else None,
-                segments[3],
-                backup_host=simulator.backup_host,
-                settings=simulator.download,
-                faults=simulator.faults,
-            )
+            # The service's own download faults, when it has any armed, else the global ones.
+            faults = simulator.faults
+            if found and service is not None and service.faults.arms_downloads():
+                faults = service.faults
+            with simulator._downloading(segments[1], segments[2]):
+                serve_backup(
+                    self,
+                    service if found else None,
+                    segments[3],
+                    backup_host=simulator.backup_host,
+                    settings=simulator.download,
+                    faults=faults,
+                )
         else:
             send_text(self, 404, "not found\n")
 
@@ -300,7 +366,11 @@ class _ApiRequest:
         self.method = handler.command
 
     def answer(self) -> None:
-        fault = self.simulator.faults.take_api_fault(self.method, urlsplit(self.handler.path).path)
+        path = urlsplit(self.handler.path).path
+        fault = self.simulator.faults.take_api_fault(self.method, path)
+        named = self._named_service()
+        if fault is None and named is not None:
+            fault = named.faults.take_api_fault(self.method, path)
         if fault is not None:
             if fault.kind == "disconnect":
                 self.handler.close_connection = True
@@ -308,7 +378,13 @@ class _ApiRequest:
             if fault.kind == "status":
                 self.handler.send_json(fault.status, fault.body, fault.headers)
                 return
-            if self.simulator._stopping.wait(fault.seconds):
+            if fault.kind == "hold" and fault.hold is not None:
+                fault.hold.entered.set()
+                while not fault.hold.released.wait(0.02):
+                    if self.simulator._stopping.is_set():
+                        self.handler.close_connection = True
+                        return
+            elif self.simulator._stopping.wait(fault.seconds):
                 self.handler.close_connection = True
                 return
         if not self._authorized():
@@ -320,6 +396,12 @@ class _ApiRequest:
         header = self.handler.headers.get("Authorization") or ""
         scheme, _, token = header.partition(" ")
         return scheme.lower() in ("aivenv1", "bearer") and token == self.simulator.token
+
+    def _named_service(self) -> SimulatedService | None:
+        """The service a ``/v1/project/{p}/service/{s}...`` call names, if the account has it."""
+        if len(self.segments) >= 5 and self.segments[:2] == ["v1", "project"]:
+            return self.simulator._lookup(self.segments[2], self.segments[4])[1]
+        return None
 
     def _route(self) -> None:
         match self.segments:
