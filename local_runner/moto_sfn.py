@@ -4,7 +4,7 @@ The fan-out state machine starts the single-service one with ``startExecution.sy
 documents that integration's parameters in Pascal case (``StateMachineArn``, ``Input``, ``Name``)
 and answers in Pascal case too (``ExecutionArn``, ``Status``, ``Output`` as JSON, and on failure
 ``States.TaskFailed`` whose ``Cause`` is that DescribeExecution answer as JSON, with the child's
-``Error`` and ``Cause``).
+``Error`` and ``Cause``; dates are epoch milliseconds).
 
 moto 5.2.5 ported LocalStack's interpreter but left the two hooks that translate between those
 names and botocore's (``_normalise_parameters``/``_normalise_response`` of the service task) as
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from functools import cache
 from typing import Any
 from unittest import mock
@@ -79,6 +80,11 @@ def states_integration_as_aws(*, sync_poll_seconds: float | None = None) -> Iter
     ) -> None:
         action = service_action_name or self._get_boto_service_action()
         self._from_boto_response(response, _operation(action).output_shape)
+        if isinstance(response, dict):
+            # botocore parsed the dates; the integration hands them on as epoch milliseconds.
+            for key, value in response.items():
+                if isinstance(value, datetime):
+                    response[key] = int(value.timestamp() * 1000)
 
     with contextlib.ExitStack() as patches:
         patches.enter_context(

@@ -41,6 +41,12 @@ class Workflow:
     def run(self, execution_input: Mapping[str, Any], timeout: float = 120.0) -> ExecutionResult:
         return self.stack.run(dict(execution_input), timeout=timeout)
 
+    def run_fanout(
+        self, execution_input: Mapping[str, Any], timeout: float = 300.0
+    ) -> ExecutionResult:
+        """Run the fan-out state machine (many services) to its end."""
+        return self.stack.run_fanout(dict(execution_input), timeout=timeout)
+
     def object_bytes(self, key: str) -> bytes:
         return self.stack.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
@@ -56,18 +62,20 @@ WorkflowFactory = Callable[..., Workflow]
 
 @contextlib.contextmanager
 def workflow_factory() -> Iterator[WorkflowFactory]:
-    """Build workflows; keyword arguments tune the stack's environment and function time limits."""
+    """Build workflows; keyword arguments tune the stack's environment, function time limits and
+    template parameters."""
     with contextlib.ExitStack() as resources:
 
         def make(
             environment: Mapping[str, str] | None = None,
             timeouts: Mapping[str, float] | None = None,
+            parameters: Mapping[str, str] | None = None,
         ) -> Workflow:
             simulator = resources.enter_context(AivenSimulator(token=TOKEN))
             options = StackOptions(
                 aiven_api_url=simulator.base_url,
                 aiven_token=TOKEN,
-                parameters={"AivenProject": PROJECT, "AivenService": SERVICE},
+                parameters={"AivenProject": PROJECT, "AivenService": SERVICE, **(parameters or {})},
                 environment={**TEST_ENVIRONMENT, **(environment or {})},
                 timeouts=timeouts or {},
                 fast_waits=True,
