@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from aiven_backup.aiven import AivenClient, Service
+from aiven_backup.aiven import Service
 from aiven_backup.aiven.preflight import INFLUXDB, RUNNING
 from aiven_backup.errors import TooManyServices
 from aiven_backup.fanout.request import FanOutRequest, ProjectSelection, parse_fanout_input
@@ -39,7 +39,14 @@ MAX_SERVICES_PER_EXECUTION = 250
 _NAME_SERVICE_CHARS = 50
 _NAME_DIGEST_CHARS = 16
 
-AivenFactory = Callable[[], AbstractContextManager[AivenClient]]
+
+class ServiceLister(Protocol):
+    """What planning needs of the Aiven client."""
+
+    def list_services(self, project: str) -> list[Service]: ...
+
+
+AivenFactory = Callable[[], AbstractContextManager[ServiceLister]]
 
 
 @dataclass(frozen=True)
