@@ -18,16 +18,17 @@ class ApiSettings:
     state_machine_arn: str
     lock_table_name: str
     input_defaults: InputDefaults
+    # The fan-out state machine (many services); empty: POST /backups takes one service only.
+    fanout_state_machine_arn: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ApiSettings:
-        """``STATE_MACHINE_ARN``, ``LOCK_TABLE_NAME`` and the ``DEFAULT_*`` input defaults."""
-        arn = _required(env, "STATE_MACHINE_ARN")
-        if _STATE_MACHINE_ARN.fullmatch(arn) is None:
-            raise StackMisconfigured(
-                f"STATE_MACHINE_ARN={arn!r} is not a state machine ARN "
-                "(arn:aws:states:<region>:<account>:stateMachine:<name>): redeploy the stack"
-            )
+        """``STATE_MACHINE_ARN``, ``LOCK_TABLE_NAME``, the ``DEFAULT_*`` input defaults and
+        ``FANOUT_STATE_MACHINE_ARN`` (optional)."""
+        arn = _state_machine_arn("STATE_MACHINE_ARN", _required(env, "STATE_MACHINE_ARN"))
+        fanout = env.get("FANOUT_STATE_MACHINE_ARN", "").strip()
+        if fanout:
+            _state_machine_arn("FANOUT_STATE_MACHINE_ARN", fanout)
         try:
             defaults = InputDefaults.from_env(env)
         except ValueError as error:
@@ -36,7 +37,17 @@ class ApiSettings:
             state_machine_arn=arn,
             lock_table_name=_required(env, "LOCK_TABLE_NAME"),
             input_defaults=defaults,
+            fanout_state_machine_arn=fanout,
         )
+
+
+def _state_machine_arn(name: str, arn: str) -> str:
+    if _STATE_MACHINE_ARN.fullmatch(arn) is None:
+        raise StackMisconfigured(
+            f"{name}={arn!r} is not a state machine ARN "
+            "(arn:aws:states:<region>:<account>:stateMachine:<name>): redeploy the stack"
+        )
+    return arn
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
