@@ -31,10 +31,10 @@ failure_result="...", existing_backup_name=None) -> SimulatedService``
     ``service_does_not_exist``), ``backup_uri(project, name)`` (the ``user_backup_uri`` handed out).
 ``peak_concurrent_downloads``
     The most services whose backups were being downloaded at the same moment (several requests
-    for one service count once). ``hold_downloads_until_concurrent(n, timeout=30)`` holds every
-    download until ``n`` services download at once, then never again (or stops holding after
-    ``timeout``); ``rendezvous_reached`` says whether it happened. Together they show a
-    concurrency bound is reached and never passed.
+    for one service count once). ``hold_downloads_in_lockstep(timeout=60)`` holds each download
+    until every service with a backup in progress (task created, data not downloaded yet) is
+    downloading too, so the peak is exactly how many backups run at once; it gives up holding
+    after ``timeout`` (``lockstep_timed_out``) when one never downloads.
 ``download_transport() -> httpx.BaseTransport``
     Sends every request to this server keeping the ``Host`` header, for host names that do not
     resolve here (the public route's ``public-127.0.0.1``, privatelink's ``privatelink-1-...``).

@@ -32,6 +32,7 @@ from local_runner.aiven_simulator.state import (
 logger = logging.getLogger(__name__)
 
 UNAUTHORIZED_MESSAGE = "Invalid token"
+_PROBE_RANGE = "bytes=0-0"  # a one-byte read: is the backup there? (not its data)
 SIMULATOR_TOKEN = "sim-token"  # noqa: S105 (the simulator's default, not a real credential)
 DEFAULT_ROUTES: Mapping[str, bool] = {"public": True, "private": False, "privatelink": False}
 
@@ -58,7 +59,11 @@ class AivenSimulator:
         # Downloads in flight per (project, service), and the most services downloading at once.
         self._downloading_now: Counter[tuple[str, str]] = Counter()
         self.peak_concurrent_downloads = 0
-        self._rendezvous: _Rendezvous | None = None
+        # Services with a backup in progress: a task created, its data not downloaded yet.
+        self._in_progress: set[tuple[str, str]] = set()
+        self._changed = threading.Condition(self._lock)
+        self._lockstep_until: float | None = None  # monotonic deadline while armed
+        self.lockstep_timed_out = False
 
     # --- Lifecycle -------------------------------------------------------------------------
 
@@ -167,21 +172,18 @@ class AivenSimulator:
             f"/backups/{project}/{name}"
         )
 
-    def hold_downloads_until_concurrent(self, services: int, timeout: float = 30.0) -> None:
-        """Hold every download until ``services`` services are downloading at once, then let
-        them all go, once; if that never happens within ``timeout`` seconds, stop holding.
+    def hold_downloads_in_lockstep(self, timeout: float = 60.0) -> None:
+        """Hold each download until every service with a backup in progress (its task created,
+        its data not downloaded yet) is downloading too.
 
-        With ``peak_concurrent_downloads`` this shows a concurrency bound is reached, not only
-        never passed: runs that overlap only by chance would otherwise pass either way.
+        Then ``peak_concurrent_downloads`` is exactly the number of backups that run at once:
+        with a bound of N it is N (not less, as tiny downloads that overlap only by chance would
+        give), and without a bound it is every service started. If a backup never downloads
+        (its run failed), holding stops after ``timeout`` seconds and ``lockstep_timed_out`` is
+        set, so nothing hangs.
         """
         with self._lock:
-            self._rendezvous = _Rendezvous(services, timeout)
-
-    @property
-    def rendezvous_reached(self) -> bool:
-        """Whether ``hold_downloads_until_concurrent`` saw its number of services at once."""
-        with self._lock:
-            return self._rendezvous is not None and self._rendezvous.reached.is_set()
+            self._lockstep_until = time.monotonic() + timeout
 
     def download_transport(self) -> httpx.BaseTransport:
         """An httpx transport that connects every request to this server, keeping its Host.
@@ -210,43 +212,38 @@ class AivenSimulator:
         with self._lock:
             self.download_requests.append((method, path, byte_range))
 
+    def _backup_started(self, project: str, service: str) -> None:
+        with self._changed:
+            self._in_progress.add((project, service))
+            self._changed.notify_all()
+
     @contextlib.contextmanager
-    def _downloading(self, project: str, service: str) -> Iterator[None]:
+    def _downloading(self, project: str, service: str, byte_range: str | None) -> Iterator[None]:
         """Count one download of ``project/service`` in flight while the block runs."""
         key = (project, service)
-        with self._lock:
+        with self._changed:
             self._downloading_now[key] += 1
             at_once = len(self._downloading_now)
             self.peak_concurrent_downloads = max(self.peak_concurrent_downloads, at_once)
-            rendezvous = self._rendezvous
-            if rendezvous is not None and at_once >= rendezvous.services:
-                rendezvous.reached.set()
+            self._changed.notify_all()
+            while self._lockstep_until is not None and not self._stopping.is_set():
+                if self._in_progress <= set(self._downloading_now):
+                    break
+                if time.monotonic() > self._lockstep_until:
+                    self._lockstep_until = None
+                    self.lockstep_timed_out = True
+                    break
+                self._changed.wait(0.05)
         try:
-            if rendezvous is not None:
-                rendezvous.wait(self._stopping)
             yield
         finally:
-            with self._lock:
+            with self._changed:
                 self._downloading_now[key] -= 1
                 if self._downloading_now[key] <= 0:
                     del self._downloading_now[key]
-
-
-class _Rendezvous:
-    """Downloads wait here until ``services`` services download at once, or ``timeout`` ends."""
-
-    def __init__(self, services: int, timeout: float) -> None:
-        self.services = services
-        self.deadline = time.monotonic() + timeout
-        self.reached = threading.Event()
-        self.given_up = threading.Event()
-
-    def wait(self, stopping: threading.Event) -> None:
-        while not (self.reached.is_set() or self.given_up.is_set() or stopping.is_set()):
-            if time.monotonic() > self.deadline:
-                self.given_up.set()
-                return
-            self.reached.wait(0.02)
+                if byte_range != _PROBE_RANGE:  # the data itself: this backup is downloaded
+                    self._in_progress.discard(key)
+                self._changed.notify_all()
 
 
 class _LoopbackTransport(httpx.BaseTransport):
@@ -314,7 +311,7 @@ class _Handler(BaseHTTPRequestHandler):
             faults = simulator.faults
             if found and service is not None and service.faults.arms_downloads():
                 faults = service.faults
-            with simulator._downloading(segments[1], segments[2]):
+            with simulator._downloading(segments[1], segments[2], self.headers.get("Range")):
                 serve_backup(
                     self,
                     service if found else None,
@@ -452,6 +449,7 @@ class _ApiRequest:
             self._error(409, f"Service is {service.state}", "service_not_running")
         else:
             task = service.start_backup(backup_name)
+            self.simulator._backup_started(project, name)
             self._ok({"message": "created", "task": task.to_api(service.service_type)})
 
     def _get_task(self, project: str, name: str, task_id: str) -> None:

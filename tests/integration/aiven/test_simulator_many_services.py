@@ -100,36 +100,69 @@ def test_a_hold_keeps_matching_calls_waiting_until_released(
     assert api.get(service_path("held")).status_code == 200
 
 
-def test_the_peak_counts_services_downloading_at_once(
+def test_in_lockstep_downloads_wait_for_every_backup_in_progress(
     sim: AivenSimulator, api: httpx.Client
 ) -> None:
     names = [f"svc-{index}" for index in range(3)]
     for name in names:
         sim.add_service(PROJECT, name, polls_until_done=0)
         api.post(f"{service_path(name)}/task", json=CREATE)
-    sim.hold_downloads_until_concurrent(3, timeout=20)
+    sim.hold_downloads_in_lockstep(timeout=30)
 
-    threads = [threading.Thread(target=download, args=(sim, name)) for name in names]
-    for thread in threads:
+    first = threading.Thread(target=download, args=(sim, names[0]))
+    first.start()
+    first.join(0.5)
+    held = first.is_alive()  # two more backups are in progress: it waits for them
+    others = [threading.Thread(target=download, args=(sim, name)) for name in names[1:]]
+    for thread in others:
         thread.start()
-    for thread in threads:
+    for thread in [first, *others]:
         thread.join(30)
-    download(sim, names[0])  # after the rendezvous: not held, and alone
 
-    assert sim.rendezvous_reached
+    assert held
+    assert not first.is_alive()
     assert sim.peak_concurrent_downloads == 3
+    assert not sim.lockstep_timed_out
 
 
-def test_two_downloads_of_one_service_count_once(sim: AivenSimulator, api: httpx.Client) -> None:
-    sim.add_service(PROJECT, "solo", polls_until_done=0)
-    api.post(f"{service_path('solo')}/task", json=CREATE)
-    sim.hold_downloads_until_concurrent(2, timeout=1)
+def test_a_finished_download_no_longer_holds_the_others(
+    sim: AivenSimulator, api: httpx.Client
+) -> None:
+    for name in ("done-first", "later"):
+        sim.add_service(PROJECT, name, polls_until_done=0)
+    api.post(f"{service_path('done-first')}/task", json=CREATE)
+    sim.hold_downloads_in_lockstep(timeout=30)
 
-    threads = [threading.Thread(target=download, args=(sim, "solo")) for _ in range(2)]
-    for thread in threads:
+    assert download(sim, "done-first").status_code == 200  # alone in progress: not held
+    api.post(f"{service_path('later')}/task", json=CREATE)
+    assert download(sim, "later").status_code == 200  # done-first finished: not waited for
+
+    assert sim.peak_concurrent_downloads == 1
+    assert not sim.lockstep_timed_out
+
+
+def test_two_downloads_of_one_service_at_once_count_once(
+    sim: AivenSimulator, api: httpx.Client
+) -> None:
+    for name in ("twice", "once"):
+        sim.add_service(PROJECT, name, polls_until_done=0)
+        api.post(f"{service_path(name)}/task", json=CREATE)
+    sim.hold_downloads_in_lockstep(timeout=30)
+    uri = sim.backup_uri(PROJECT, "twice")
+    probe = {"Range": "bytes=0-0"}  # a probe leaves "twice" in progress
+
+    both = [
+        threading.Thread(target=lambda: httpx.get(f"{uri}/b1.tar", headers=probe, timeout=30))
+        for _ in range(2)
+    ]
+    for thread in both:
         thread.start()
-    for thread in threads:
+    for thread in both:
+        thread.join(0.5)
+    held = [thread.is_alive() for thread in both]  # both in flight, waiting for "once"
+    download(sim, "once")
+    for thread in both:
         thread.join(30)
 
-    assert not sim.rendezvous_reached
-    assert sim.peak_concurrent_downloads == 1
+    assert held == [True, True]
+    assert sim.peak_concurrent_downloads == 2

@@ -157,15 +157,16 @@ def test_fifty_services_are_backed_up_never_more_than_max_concurrent_services_at
     names = [f"influx-{index:02d}" for index in range(50)]
     for name in names:
         workflow.simulator.add_service(PROJECT, name, backup=sample_backup)
-    # Downloads wait until four services download at once: the bound is reached, not only kept.
-    workflow.simulator.hold_downloads_until_concurrent(4, timeout=60)
+    # Each download waits until every backup in progress downloads too, so the peak is exactly
+    # how many run at once: four with the bound (not fewer by chance), all fifty without it.
+    workflow.simulator.hold_downloads_in_lockstep(timeout=120)
 
     result = workflow.run_fanout({"services": "*"}, timeout=600)
 
     results = results_by_service(result)
     assert sorted(results) == names
     assert {entry["status"] for entry in results.values()} == {"SUCCEEDED"}
-    assert workflow.simulator.rendezvous_reached
+    assert not workflow.simulator.lockstep_timed_out
     assert workflow.simulator.peak_concurrent_downloads == 4
     assert locks_held() == []
     assert notified(workflow).summary["subject"] == f"Backups {PROJECT}: 50 SUCCEEDED"
