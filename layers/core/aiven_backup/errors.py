@@ -216,6 +216,14 @@ class TooManyServices(BackupError):
     """A fan-out names (or ``*`` finds) more services than one execution's payload can carry."""
 
 
+class FanOutFailed(BackupError):
+    """The fan-out itself stopped on one of Step Functions' own errors (``States.*``).
+
+    A Fail state may not raise a ``States.`` name, so the fan-out re-raises it under this one;
+    the cause starts with the original name.
+    """
+
+
 # --- The stack itself ------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiven_backup.api.executions import Executions
-from aiven_backup.errors import CleanupIncomplete, StackMisconfigured
+from aiven_backup.errors import CleanupIncomplete, FanOutFailed, StackMisconfigured
 from aiven_backup.fanout.plan import plan_backups
 from aiven_backup.fanout.settings import FanOutSettings
 from aiven_backup.fanout.summary import failure_summary, summarise
@@ -66,6 +66,8 @@ def report_failure_step(
         failed_state, execution, services.input_defaults.project
     )
     _publish(services, notification)
+    if error.startswith("States."):  # a Fail state may not raise Step Functions' own names
+        error, cause = FanOutFailed.__name__, f"{error}: {cause}"
     return {"error": error, "cause": cause, "notification": notification.to_dict()}
 
 
