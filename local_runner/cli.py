@@ -4,6 +4,11 @@ Progress goes to stderr; ``--json`` prints one JSON object on stdout. Exit 0 whe
 succeeded, 1 when it failed, 2 on bad arguments. ``--catalog`` adds the service's catalogue (what
 GET /catalog answers) after the run; ``python -m local_runner catalog ...`` lists any bucket's
 (see ``local_runner/catalog_cli.py``).
+
+``--services a,b,c`` or ``--all-services`` back up many services through the fan-out state
+machine instead; ``--json`` then prints its summary with a ``results`` list (one object per
+service: ``service``, ``status``, ``key``, ``size``, and ``error`` and ``cause`` on failure), and
+the exit status is 0 only when every service succeeded or was skipped for not running.
 """
 
 from __future__ import annotations
@@ -28,10 +33,24 @@ from local_runner import catalog_cli
 from local_runner.aiven_simulator import AivenSimulator
 from local_runner.real_backup import make_real_backup_tar
 from local_runner.sample_backup import build_sample_backup
-from local_runner.stack import BUCKET, ExecutionResult, LocalStack, StackOptions
+from local_runner.stack import (
+    BUCKET,
+    SINGLE_STATE_MACHINE,
+    ExecutionResult,
+    LocalStack,
+    StackOptions,
+)
 
 DEMO_PROJECT = "demo-project"
 DEMO_SERVICE = "demo-influx"
+# What --all-services finds in the embedded simulator: two InfluxDB services to back up, one
+# powered off (skipped) and one of another type (left out).
+DEMO_ACCOUNT = (
+    ("demo-influx", "influxdb", "RUNNING"),
+    ("demo-influx-2", "influxdb", "RUNNING"),
+    ("demo-influx-retired", "influxdb", "POWEROFF"),
+    ("demo-pg", "pg", "RUNNING"),
+)
 DEMO_TOKEN = "demo-token"  # noqa: S105 - the embedded simulator's, not a secret
 
 
@@ -51,7 +70,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "in-process. Without --aiven-api-url an embedded Aiven simulator serves a sample backup.",
     )
     parser.add_argument("--project", default=None, help=f"Aiven project (demo: {DEMO_PROJECT})")
-    parser.add_argument("--service", default=None, help=f"Aiven service (demo: {DEMO_SERVICE})")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--service", default=None, help=f"Aiven service (demo: {DEMO_SERVICE})")
+    which.add_argument(
+        "--services",
+        default=None,
+        metavar="A,B,C",
+        help="back up these services of the project, through the fan-out state machine",
+    )
+    which.add_argument(
+        "--all-services",
+        action="store_true",
+        help="back up every InfluxDB service of the project, through the fan-out state machine",
+    )
+    parser.add_argument(
+        "--max-concurrent-services",
+        type=int,
+        default=4,
+        metavar="N",
+        help="with --services/--all-services: how many at once (MaxConcurrentServices)",
+    )
     parser.add_argument("--backup-name", default=None, help="default: <service>-<UTC stamp>")
     parser.add_argument("--mode", choices=["request", "existing"], default="request")
     parser.add_argument(
@@ -86,6 +124,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         )
     if args.mode == "existing" and not args.backup_name and args.aiven_api_url:
         parser.error("--mode existing needs --backup-name (the backup already on the service)")
+    args.fanout = args.services is not None or args.all_services
+    if args.fanout:
+        if args.output:
+            parser.error(
+                "--output writes one backup; with --services or --all-services, --json shows "
+                "where each one landed"
+            )
+        if args.mode == "existing" and not args.backup_name:
+            parser.error("--mode existing needs --backup-name (the backup on every service)")
+        if not 1 <= args.max_concurrent_services <= 40:
+            parser.error("--max-concurrent-services must be from 1 to 40")
+        if args.services is not None and not [n for n in args.services.split(",") if n.strip()]:
+            parser.error("--services needs at least one service name, e.g. --services a,b")
     return args
 
 
@@ -113,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             project = args.project or DEMO_PROJECT
             service = args.service or DEMO_SERVICE
             target = stack.enter_context(
-                _simulated_aiven(project, service, args.mode, args.backup_name, progress)
+                _simulated_aiven(project, _demo_services(args, service), args, progress)
             )
             target = AivenTarget(
                 api_url=target.api_url,
@@ -122,26 +173,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                 allow_insecure=True,
                 backup_kind=target.backup_kind,
             )
-        result, summary = _run(args, project, service, target, progress)
+        if args.fanout:
+            result, summary = _run_fanout(args, project, target, progress)
+        else:
+            result, summary = _run(args, project, service, target, progress)
     if args.json:
         print(json.dumps(summary, indent=2, default=str))
+    elif args.fanout:
+        _print_fanout_summary(summary, progress)
     else:
         _print_summary(summary, progress)
+    if args.fanout:
+        return 0 if _every_service_fine(summary) else 1
     return 0 if result.status == "SUCCEEDED" else 1
 
 
-def _run(
-    args: argparse.Namespace,
-    project: str | None,
-    service: str | None,
-    target: AivenTarget,
-    progress: TextIO,
-) -> tuple[ExecutionResult, dict[str, Any]]:
+def _stack_options(
+    args: argparse.Namespace, target: AivenTarget, parameters: dict[str, str]
+) -> StackOptions:
     poll = max(1, round(args.poll_interval))
-    options = StackOptions(
+    return StackOptions(
         aiven_api_url=target.api_url,
         aiven_token=target.token,
-        parameters={"AivenProject": project or "", "AivenService": service or ""},
+        parameters=parameters,
         environment={
             "ALLOWED_DOWNLOAD_HOSTS": ",".join(target.allowed_hosts),
             "ALLOW_INSECURE_DOWNLOAD": "true" if target.allow_insecure else "false",
@@ -151,6 +205,18 @@ def _run(
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_TRACE_DISABLED": "true",
         },
+    )
+
+
+def _run(
+    args: argparse.Namespace,
+    project: str | None,
+    service: str | None,
+    target: AivenTarget,
+    progress: TextIO,
+) -> tuple[ExecutionResult, dict[str, Any]]:
+    options = _stack_options(
+        args, target, {"AivenProject": project or "", "AivenService": service or ""}
     )
     execution_input: dict[str, Any] = {"mode": args.mode}
     for key, value in (
@@ -269,18 +335,157 @@ def _print_summary(summary: dict[str, Any], out: TextIO) -> None:
             print(f"  {line}", file=out)
 
 
+def _run_fanout(
+    args: argparse.Namespace, project: str | None, target: AivenTarget, progress: TextIO
+) -> tuple[ExecutionResult, dict[str, Any]]:
+    """Many services through the fan-out state machine: its summary, with every result."""
+    services = "*" if args.all_services else args.services
+    options = _stack_options(
+        args,
+        target,
+        {
+            "AivenProject": project or "",
+            "AivenService": services,
+            "MaxConcurrentServices": str(args.max_concurrent_services),
+        },
+    )
+    execution_input: dict[str, Any] = {"services": services, "mode": args.mode}
+    for key, value in (("project", project), ("backup_name", args.backup_name)):
+        if value:
+            execution_input[key] = value
+    print(f"Aiven: {target.api_url} ({target.backup_kind})", file=progress)
+    print(f"Fan-out input: {json.dumps(execution_input)}", file=progress)
+    with LocalStack(options) as local, contextlib.redirect_stdout(progress):
+        arn = local.start_fanout(execution_input)
+        result = _follow_fanout(local, arn, progress)
+        summary = _summarise_fanout(local, result)
+    summary["backup_kind"] = target.backup_kind
+    return result, summary
+
+
+def _follow_fanout(local: LocalStack, arn: str, progress: TextIO) -> ExecutionResult:
+    """Print the fan-out's own states, and each service's run as it ends."""
+    seen = 0
+    reported: set[str] = set()
+    started = time.monotonic()
+    single = local.state_machine_arns[SINGLE_STATE_MACHINE]
+    while True:
+        status = local.sfn.describe_execution(executionArn=arn)["status"]
+        events = local.history(arn)
+        for event in events[seen:]:
+            if event["type"] in ("TaskStateEntered", "MapStateEntered"):
+                name = event["stateEnteredEventDetails"]["name"]
+                if name != "BackUpService":
+                    print(f"[{time.monotonic() - started:6.1f}s] -> {name}", file=progress)
+        seen = len(events)
+        for run in local.sfn.list_executions(stateMachineArn=single)["executions"]:
+            if run["status"] != "RUNNING" and run["name"] not in reported:
+                reported.add(run["name"])
+                print(
+                    f"[{time.monotonic() - started:6.1f}s]    run {run['name']}: {run['status']}",
+                    file=progress,
+                )
+        if status != "RUNNING":
+            return local.wait(arn)
+        time.sleep(0.2)
+
+
+def _summarise_fanout(local: LocalStack, result: ExecutionResult) -> dict[str, Any]:
+    notifications = local.notifications()
+    summaries = [n for n in notifications if n["attributes"].get("kind") == "summary"]
+    output: dict[str, Any] = dict(result.output or {})
+    summary: dict[str, Any] = {
+        "status": output.get("status", result.status),
+        "kind": "summary",
+        "execution_arn": result.arn,
+        "execution_status": result.status,
+        "projects": output.get("projects", []),
+        "bucket": output.get("bucket", BUCKET),
+        "counts": output.get("counts", {}),
+        "results": output.get("results", []),
+        "notification": (
+            {"subject": summaries[-1]["subject"], "message": summaries[-1]["message"]}
+            if summaries
+            else None
+        ),
+        "service_notifications": len(notifications) - len(summaries),
+    }
+    if result.status != "SUCCEEDED":
+        summary["error"] = result.error
+        summary["cause"] = result.cause
+    summary["incomplete_uploads"] = len(local.incomplete_uploads())
+    return summary
+
+
+def _every_service_fine(summary: dict[str, Any]) -> bool:
+    """Every service succeeded, or was skipped because Aiven reports it not RUNNING."""
+    if summary.get("execution_status") != "SUCCEEDED":
+        return False
+    return all(
+        entry["status"] == "SUCCEEDED"
+        or (entry["status"] == "SKIPPED" and entry.get("reason") == "ServiceNotRunning")
+        for entry in summary["results"]
+    )
+
+
+def _print_fanout_summary(summary: dict[str, Any], out: TextIO) -> None:
+    print("", file=out)
+    if summary["execution_status"] != "SUCCEEDED":
+        print(f"Fan-out {summary['execution_status']}", file=out)
+        print(f"  error: {summary.get('error')}", file=out)
+        print(f"  cause: {summary.get('cause')}", file=out)
+    else:
+        print(f"Fan-out {summary['status']}: {summary['counts']}", file=out)
+        for entry in summary["results"]:
+            where = entry.get("key") or entry.get("error") or entry.get("reason")
+            print(
+                f"  {entry['status']:<9} {entry['project']}/{entry['service']}  {where}", file=out
+            )
+    if summary.get("notification"):
+        print("\nSummary notification:", file=out)
+        print(f"  Subject: {summary['notification']['subject']}", file=out)
+        for line in summary["notification"]["message"].splitlines():
+            print(f"  {line}", file=out)
+
+
+def _demo_services(args: argparse.Namespace, service: str) -> list[tuple[str, str, str]]:
+    """The services the embedded simulator holds: (name, type, state)."""
+    if args.all_services:
+        return list(DEMO_ACCOUNT)
+    if args.services is not None:
+        names = dict.fromkeys(n.strip() for n in args.services.split(",") if n.strip())
+        return [(name, "influxdb", "RUNNING") for name in names]
+    return [(service, "influxdb", "RUNNING")]
+
+
 @contextlib.contextmanager
 def _simulated_aiven(
-    project: str, service: str, mode: str, backup_name: str | None, progress: TextIO
+    project: str,
+    services: list[tuple[str, str, str]],
+    args: argparse.Namespace,
+    progress: TextIO,
 ) -> Iterator[AivenTarget]:
     backup, kind = _demo_backup(progress)
     with AivenSimulator(token=DEMO_TOKEN) as simulator:
-        if mode == "existing":
-            simulator.add_service(
-                project, service, backup=backup, existing_backup_name=backup_name or "demo-existing"
-            )
-        else:
-            simulator.add_service(project, service, backup=backup, polls_until_done=1)
+        for name, service_type, state in services:
+            if args.mode == "existing":
+                simulator.add_service(
+                    project,
+                    name,
+                    service_type=service_type,
+                    state=state,
+                    backup=backup,
+                    existing_backup_name=args.backup_name or "demo-existing",
+                )
+            else:
+                simulator.add_service(
+                    project,
+                    name,
+                    service_type=service_type,
+                    state=state,
+                    backup=backup,
+                    polls_until_done=1,
+                )
         yield AivenTarget(
             api_url=simulator.base_url,
             token=DEMO_TOKEN,

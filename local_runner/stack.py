@@ -29,6 +29,7 @@ from aiven_backup.workflow.services import Services, services_for
 from aiven_backup.workflow.settings import Settings
 from local_runner import template as tpl
 from local_runner.lambda_hook import InProcessLambdas, LocalFunction
+from local_runner.moto_sfn import states_integration_as_aws
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -38,6 +39,12 @@ if TYPE_CHECKING:
 REGION = "us-east-1"
 BUCKET = "influxdb-backups-local"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+SINGLE_STATE_MACHINE = "BackupStateMachine"
+FANOUT_STATE_MACHINE = "FanOutStateMachine"
+_MACHINE_NAMES = {
+    SINGLE_STATE_MACHINE: "influxdb-backup",
+    FANOUT_STATE_MACHINE: "influxdb-backup-fanout",
+}
 
 
 @dataclass(frozen=True)
@@ -72,9 +79,13 @@ class LocalStack:
         self.template = tpl.load_template()
         self._exit = contextlib.ExitStack()
         self.state_machine_arn = ""
+        # Logical id -> ARN of every state machine (the single-service one and the fan-out).
+        self.state_machine_arns: dict[str, str] = {}
         self.topic_arn = ""
         self.queue_url = ""
         self.schedule_inputs: dict[str, Any] = {}
+        # Schedule event name -> logical id of the state machine it starts.
+        self.schedule_targets: dict[str, str] = {}
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -84,6 +95,9 @@ class LocalStack:
         )
         self._exit.enter_context(self.lambdas.patched())
         self._exit.enter_context(_default_retention_on_multipart_uploads())
+        self._exit.enter_context(
+            states_integration_as_aws(sync_poll_seconds=0.05 if self.options.fast_waits else None)
+        )
         if self.options.fast_waits:
             self._exit.enter_context(_instant_waits())
         if self.options.clock is not None:
@@ -112,12 +126,24 @@ class LocalStack:
 
     # --- running -----------------------------------------------------------------------------
 
-    def start(self, execution_input: Any, name: str | None = None) -> str:
+    @property
+    def fanout_state_machine_arn(self) -> str:
+        return self.state_machine_arns[FANOUT_STATE_MACHINE]
+
+    def start(
+        self, execution_input: Any, name: str | None = None, *, machine: str | None = None
+    ) -> str:
+        """Start an execution of the single-service state machine, or of ``machine`` (a logical
+        id such as ``FANOUT_STATE_MACHINE``)."""
         # moto names an unnamed execution "None", so every execution gets a real name.
         name = name or f"local-{time.strftime('%Y%m%dT%H%M%S')}-{time.monotonic_ns() % 10**8}"
+        arn = self.state_machine_arns[machine] if machine else self.state_machine_arn
         return self.sfn.start_execution(
-            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(execution_input)
+            stateMachineArn=arn, name=name, input=json.dumps(execution_input)
         )["executionArn"]
+
+    def start_fanout(self, execution_input: Any, name: str | None = None) -> str:
+        return self.start(execution_input, name, machine=FANOUT_STATE_MACHINE)
 
     def wait(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
         deadline = time.monotonic() + timeout
@@ -138,6 +164,9 @@ class LocalStack:
 
     def run(self, execution_input: Any, timeout: float = 120.0) -> ExecutionResult:
         return self.wait(self.start(execution_input), timeout)
+
+    def run_fanout(self, execution_input: Any, timeout: float = 300.0) -> ExecutionResult:
+        return self.wait(self.start_fanout(execution_input), timeout)
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
@@ -236,18 +265,23 @@ class LocalStack:
             refs[spec.logical_id] = spec.logical_id
             attributes[(spec.logical_id, "Arn")] = arn
 
-        machine = tpl.state_machine(self.template)
         resolve = tpl.make_resolver(parameters, refs, attributes, conditions)
         _create_bucket(s3, resolve, self.template["Resources"]["BackupBucket"]["Properties"])
-        self.state_machine_arn = self.sfn.create_state_machine(
-            name="influxdb-backup",
-            definition=tpl.render_definition(machine, resolve),
-            roleArn=role,
-        )["stateMachineArn"]
-        refs[machine.logical_id] = self.state_machine_arn
-        self.schedule_inputs = {
-            name: json.loads(resolve(value)) for name, value in machine.schedule_inputs.items()
-        }
+        # In template order: a later machine's substitutions may name an earlier one (the
+        # fan-out starts the single-service machine).
+        for machine in tpl.state_machines(self.template):
+            arn = self.sfn.create_state_machine(
+                name=_MACHINE_NAMES.get(machine.logical_id, machine.logical_id),
+                definition=tpl.render_definition(machine, resolve),
+                roleArn=role,
+            )["stateMachineArn"]
+            self.state_machine_arns[machine.logical_id] = arn
+            refs[machine.logical_id] = arn
+            attributes[(machine.logical_id, "Name")] = arn.rsplit(":", 1)[-1]
+            for event, value in machine.schedule_inputs.items():
+                self.schedule_inputs[event] = json.loads(resolve(value))
+                self.schedule_targets[event] = machine.logical_id
+        self.state_machine_arn = self.state_machine_arns[SINGLE_STATE_MACHINE]
 
         for spec in function_specs:
             # What the Lambda runtime sets, then what the template declares.

@@ -93,7 +93,11 @@ def functions(template: Mapping[str, Any], root: Path = PROJECT_ROOT) -> list[Fu
     return specs
 
 
-def state_machine(template: Mapping[str, Any], root: Path = PROJECT_ROOT) -> StateMachineSpec:
+def state_machines(
+    template: Mapping[str, Any], root: Path = PROJECT_ROOT
+) -> list[StateMachineSpec]:
+    """Every state machine of the template, in the order it declares them."""
+    specs = []
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Serverless::StateMachine":
             props = resource["Properties"]
@@ -102,13 +106,28 @@ def state_machine(template: Mapping[str, Any], root: Path = PROJECT_ROOT) -> Sta
                 for name, event in props.get("Events", {}).items()
                 if event["Type"] in ("Schedule", "ScheduleV2")
             }
-            return StateMachineSpec(
-                logical_id=logical_id,
-                definition_path=root / props["DefinitionUri"],
-                substitutions=props.get("DefinitionSubstitutions", {}),
-                schedule_inputs=schedules,
+            specs.append(
+                StateMachineSpec(
+                    logical_id=logical_id,
+                    definition_path=root / props["DefinitionUri"],
+                    substitutions=props.get("DefinitionSubstitutions", {}),
+                    schedule_inputs=schedules,
+                )
             )
-    raise ValueError("template.yaml declares no AWS::Serverless::StateMachine")
+    return specs
+
+
+def state_machine(
+    template: Mapping[str, Any], root: Path = PROJECT_ROOT, logical_id: str | None = None
+) -> StateMachineSpec:
+    """The state machine named ``logical_id``; without one, the first the template declares
+    (the single-service workflow)."""
+    for spec in state_machines(template, root):
+        if logical_id is None or spec.logical_id == logical_id:
+            return spec
+    raise ValueError(
+        f"template.yaml declares no AWS::Serverless::StateMachine {logical_id or ''}".rstrip()
+    )
 
 
 Resolver = Callable[[Any], Any]
@@ -120,13 +139,18 @@ def evaluate_conditions(
     template: Mapping[str, Any], parameters: Mapping[str, str]
 ) -> dict[str, bool]:
     """Every condition of the template, as CloudFormation would evaluate it for ``parameters``
-    (Fn::Equals on parameters and literals, Fn::Not, Fn::And, Fn::Or, Condition)."""
+    (Fn::Equals on parameters, literals and Fn::Select of a Fn::Split, Fn::Not, Fn::And,
+    Fn::Or, Condition)."""
     declared: Mapping[str, Any] = template.get("Conditions", {})
     evaluated: dict[str, bool] = {}
 
     def operand(value: Any) -> str:
         if isinstance(value, Mapping) and set(value) == {"Ref"}:
             return str(parameters[value["Ref"]])
+        if isinstance(value, Mapping) and set(value) == {"Fn::Select"}:
+            index, listed = value["Fn::Select"]
+            separator, text = listed["Fn::Split"]
+            return operand(text).split(separator)[int(index)]
         return str(value)
 
     def condition(expression: Any) -> bool:

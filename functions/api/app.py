@@ -64,8 +64,8 @@ def start_backup() -> Response[dict[str, Any]]:
         extra={
             "execution_id": started.execution_id,
             # Not "service": that key is the Lambda's own service name in every log line.
-            "aiven_project": started.request.project,
-            "aiven_service": started.request.service,
+            "aiven_project": ",".join(started.projects),
+            "aiven_service": ",".join(started.services),
         },
     )
     links = _links()

@@ -29,6 +29,12 @@ failure_result="...", existing_backup_name=None) -> SimulatedService``
     ``user``/``password`` are the download host's basic-auth credentials.
 ``service(project, name)``, ``remove_service(project, name)`` (deleted: 404
     ``service_does_not_exist``), ``backup_uri(project, name)`` (the ``user_backup_uri`` handed out).
+``peak_concurrent_downloads``
+    The most services whose backups were being downloaded at the same moment (several requests
+    for one service count once). ``hold_downloads_in_lockstep(timeout=60)`` holds each download
+    until every service with a backup in progress (task created, data not downloaded yet) is
+    downloading too, so the peak is exactly how many backups run at once; it gives up holding
+    after ``timeout`` (``lockstep_timed_out``) when one never downloads.
 ``download_transport() -> httpx.BaseTransport``
     Sends every request to this server keeping the ``Host`` header, for host names that do not
     resolve here (the public route's ``public-127.0.0.1``, privatelink's ``privatelink-1-...``).
@@ -41,7 +47,13 @@ failure_result="...", existing_backup_name=None) -> SimulatedService``
     ``api_disconnect(count)``, ``api_stall(seconds, count)``, ``drop_download_after(nbytes,
     times=1)`` (TCP reset mid-body), ``truncate_download(nbytes, times=1)`` (full length
     announced, fewer bytes sent), ``wrong_content_length(announced, times=1)``,
-    ``download_status(status, count=1)``, ``trickle(bytes_per_second | None)``.
+    ``download_status(status, count=1)``, ``trickle(bytes_per_second | None)``,
+    ``api_hold(paths=None, methods=None) -> Hold`` (matching calls wait until ``hold.release()``;
+    ``hold.entered`` is set once one waits).
+Many services, each independent: every ``SimulatedService`` has its own ``faults`` (the same
+    switches), met by its API calls (``/v1/project/{p}/service/{s}...``) and its downloads before
+    the global ones; its own ``state``, tasks and backup bytes. ``GET /v1/project/{p}/service``
+    lists every service of the project (any type, secrets redacted).
 
 Endpoints (Aiven's shapes; errors are ``{"errors": [{"status", "message", "error_code"}],
 "message"}``): ``GET /v1/project/{p}/service``, ``GET /v1/project/{p}/service/{s}``

@@ -22,7 +22,7 @@ _DEFAULT_MESSAGES = {
     504: "Gateway timeout",
 }
 
-ApiFaultKind = Literal["status", "disconnect", "stall"]
+ApiFaultKind = Literal["status", "disconnect", "stall", "hold"]
 DownloadFaultKind = Literal["drop", "truncate", "status", "content_length"]
 
 
@@ -35,6 +35,20 @@ class DownloadSettings:
     head: bool = True  # False: ``HEAD`` answered 403, as some object stores do
 
 
+class Hold:
+    """A gate for API calls: matching calls wait until ``release()`` (see ``Faults.api_hold``).
+
+    ``entered`` is set once a call is waiting, so a test knows the run reached that point.
+    """
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.released = threading.Event()
+
+    def release(self) -> None:
+        self.released.set()
+
+
 @dataclass
 class ApiFault:
     kind: ApiFaultKind
@@ -45,6 +59,7 @@ class ApiFault:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    hold: Hold | None = None
 
     def matches(self, method: str, path: str) -> bool:
         if self.methods is not None and method not in self.methods:
@@ -110,11 +125,21 @@ class Faults:
         """Wait ``seconds`` before answering the next ``count`` matching API calls."""
         self._add_api(ApiFault("stall", count, paths, methods, seconds=seconds))
 
+    def api_hold(self, *, paths: str | None = None, methods: tuple[str, ...] | None = None) -> Hold:
+        """Make matching API calls wait until the returned ``Hold`` is released (or the server
+        stops); after the release they are answered normally again."""
+        hold = Hold()
+        self._add_api(ApiFault("hold", 1, paths, methods, hold=hold))
+        return hold
+
     def take_api_fault(self, method: str, path: str) -> ApiFault | None:
         with self._lock:
             for fault in self._api:
+                if fault.hold is not None and fault.hold.released.is_set():
+                    fault.remaining = 0
                 if fault.remaining > 0 and fault.matches(method, path):
-                    fault.remaining -= 1
+                    if fault.hold is None:  # a hold stays armed until it is released
+                        fault.remaining -= 1
                     return fault
             return None
 
@@ -147,6 +172,12 @@ class Faults:
                     fault.remaining -= 1
                     return fault
             return None
+
+    def arms_downloads(self) -> bool:
+        """Whether a download fault or a trickle is armed here."""
+        with self._lock:
+            armed = any(fault.remaining > 0 for fault in self._download)
+        return armed or self.trickle_bytes_per_second is not None
 
     def clear(self) -> None:
         """Disarm every fault."""

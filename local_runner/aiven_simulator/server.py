@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import threading
-from collections.abc import Mapping
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -29,6 +32,7 @@ from local_runner.aiven_simulator.state import (
 logger = logging.getLogger(__name__)
 
 UNAUTHORIZED_MESSAGE = "Invalid token"
+_PROBE_RANGE = "bytes=0-0"  # a one-byte read: is the backup there? (not its data)
 SIMULATOR_TOKEN = "sim-token"  # noqa: S105 (the simulator's default, not a real credential)
 DEFAULT_ROUTES: Mapping[str, bool] = {"public": True, "private": False, "privatelink": False}
 
@@ -52,6 +56,14 @@ class AivenSimulator:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()  # wakes stalled handlers when the server stops
+        # Downloads in flight per (project, service), and the most services downloading at once.
+        self._downloading_now: Counter[tuple[str, str]] = Counter()
+        self.peak_concurrent_downloads = 0
+        # Services with a backup in progress: a task created, its data not downloaded yet.
+        self._in_progress: set[tuple[str, str]] = set()
+        self._changed = threading.Condition(self._lock)
+        self._lockstep_until: float | None = None  # monotonic deadline while armed
+        self.lockstep_timed_out = False
 
     # --- Lifecycle -------------------------------------------------------------------------
 
@@ -160,6 +172,19 @@ class AivenSimulator:
             f"/backups/{project}/{name}"
         )
 
+    def hold_downloads_in_lockstep(self, timeout: float = 60.0) -> None:
+        """Hold each download until every service with a backup in progress (its task created,
+        its data not downloaded yet) is downloading too.
+
+        Then ``peak_concurrent_downloads`` is exactly the number of backups that run at once:
+        with a bound of N it is N (not less, as tiny downloads that overlap only by chance would
+        give), and without a bound it is every service started. If a backup never downloads
+        (its run failed), holding stops after ``timeout`` seconds and ``lockstep_timed_out`` is
+        set, so nothing hangs.
+        """
+        with self._lock:
+            self._lockstep_until = time.monotonic() + timeout
+
     def download_transport(self) -> httpx.BaseTransport:
         """An httpx transport that connects every request to this server, keeping its Host.
 
@@ -186,6 +211,39 @@ class AivenSimulator:
     def _record_download(self, method: str, path: str, byte_range: str | None) -> None:
         with self._lock:
             self.download_requests.append((method, path, byte_range))
+
+    def _backup_started(self, project: str, service: str) -> None:
+        with self._changed:
+            self._in_progress.add((project, service))
+            self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def _downloading(self, project: str, service: str, byte_range: str | None) -> Iterator[None]:
+        """Count one download of ``project/service`` in flight while the block runs."""
+        key = (project, service)
+        with self._changed:
+            self._downloading_now[key] += 1
+            at_once = len(self._downloading_now)
+            self.peak_concurrent_downloads = max(self.peak_concurrent_downloads, at_once)
+            self._changed.notify_all()
+            while self._lockstep_until is not None and not self._stopping.is_set():
+                if self._in_progress <= set(self._downloading_now):
+                    break
+                if time.monotonic() > self._lockstep_until:
+                    self._lockstep_until = None
+                    self.lockstep_timed_out = True
+                    break
+                self._changed.wait(0.05)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._downloading_now[key] -= 1
+                if self._downloading_now[key] <= 0:
+                    del self._downloading_now[key]
+                if byte_range != _PROBE_RANGE:  # the data itself: this backup is downloaded
+                    self._in_progress.discard(key)
+                self._changed.notify_all()
 
 
 class _LoopbackTransport(httpx.BaseTransport):
@@ -249,14 +307,19 @@ class _Handler(BaseHTTPRequestHandler):
         elif segments[:1] == ["backups"] and len(segments) == 4:
             simulator._record_download(self.command, parts.path, self.headers.get("Range"))
             found, service = simulator._lookup(segments[1], segments[2])
-            serve_backup(
-                self,
-                service if found else None,
-                segments[3],
-                backup_host=simulator.backup_host,
-                settings=simulator.download,
-                faults=simulator.faults,
-            )
+            # The service's own download faults, when it has any armed, else the global ones.
+            faults = simulator.faults
+            if found and service is not None and service.faults.arms_downloads():
+                faults = service.faults
+            with simulator._downloading(segments[1], segments[2], self.headers.get("Range")):
+                serve_backup(
+                    self,
+                    service if found else None,
+                    segments[3],
+                    backup_host=simulator.backup_host,
+                    settings=simulator.download,
+                    faults=faults,
+                )
         else:
             send_text(self, 404, "not found\n")
 
@@ -300,7 +363,11 @@ class _ApiRequest:
         self.method = handler.command
 
     def answer(self) -> None:
-        fault = self.simulator.faults.take_api_fault(self.method, urlsplit(self.handler.path).path)
+        path = urlsplit(self.handler.path).path
+        fault = self.simulator.faults.take_api_fault(self.method, path)
+        named = self._named_service()
+        if fault is None and named is not None:
+            fault = named.faults.take_api_fault(self.method, path)
         if fault is not None:
             if fault.kind == "disconnect":
                 self.handler.close_connection = True
@@ -308,7 +375,13 @@ class _ApiRequest:
             if fault.kind == "status":
                 self.handler.send_json(fault.status, fault.body, fault.headers)
                 return
-            if self.simulator._stopping.wait(fault.seconds):
+            if fault.kind == "hold" and fault.hold is not None:
+                fault.hold.entered.set()
+                while not fault.hold.released.wait(0.02):
+                    if self.simulator._stopping.is_set():
+                        self.handler.close_connection = True
+                        return
+            elif self.simulator._stopping.wait(fault.seconds):
                 self.handler.close_connection = True
                 return
         if not self._authorized():
@@ -320,6 +393,12 @@ class _ApiRequest:
         header = self.handler.headers.get("Authorization") or ""
         scheme, _, token = header.partition(" ")
         return scheme.lower() in ("aivenv1", "bearer") and token == self.simulator.token
+
+    def _named_service(self) -> SimulatedService | None:
+        """The service a ``/v1/project/{p}/service/{s}...`` call names, if the account has it."""
+        if len(self.segments) >= 5 and self.segments[:2] == ["v1", "project"]:
+            return self.simulator._lookup(self.segments[2], self.segments[4])[1]
+        return None
 
     def _route(self) -> None:
         match self.segments:
@@ -370,6 +449,7 @@ class _ApiRequest:
             self._error(409, f"Service is {service.state}", "service_not_running")
         else:
             task = service.start_backup(backup_name)
+            self.simulator._backup_started(project, name)
             self._ok({"message": "created", "task": task.to_api(service.service_type)})
 
     def _get_task(self, project: str, name: str, task_id: str) -> None:

@@ -8,7 +8,10 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from local_runner.aiven_simulator.faults import Faults
 
 UriLocation = Literal["connection_info", "service_uri_params", "components"]
 TaskOutcome = Literal["success", "failure"]
@@ -76,6 +79,13 @@ class SimulatedTask:
         }
 
 
+def _new_faults() -> Faults:
+    # Imported here: the faults module imports this one.
+    from local_runner.aiven_simulator.faults import Faults  # noqa: PLC0415
+
+    return Faults()
+
+
 @dataclass
 class SimulatedService:
     """One service. Attributes may be changed by tests at any time (e.g. ``state = "POWEROFF"``)."""
@@ -101,6 +111,9 @@ class SimulatedService:
     current_task_id: str | None = None
     existing_backup_name: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # This service's own faults: its API calls and its downloads meet them before the
+    # simulator's global ones, so one service can be rate-limited while the others are not.
+    faults: Faults = field(default_factory=_new_faults, repr=False)
 
     def start_backup(self, backup_name: str) -> SimulatedTask:
         """A new backup replaces the current one at once (documented choice, see the package)."""

@@ -27,8 +27,17 @@ def dashboard_body(dashboard: Mapping[str, Any], parameters: Mapping[str, str]) 
     ``${Resource}`` as ``<Ref Resource>``, ``${Resource.Attr}`` as ``<GetAtt Resource.Attr>``."""
     body = dashboard["Properties"]["DashboardBody"]
     text = body["Fn::Sub"] if isinstance(body, Mapping) else body
+    variables: dict[str, str] = {}
+    if isinstance(text, list):  # [template, {name: value}]: a value is itself a Fn::Sub string
+        text, named = text
+        variables = {
+            name: value["Fn::Sub"] if isinstance(value, Mapping) else str(value)
+            for name, value in named.items()
+        }
     if not isinstance(text, str):
-        raise AssertionError(f"DashboardBody must be a Fn::Sub of one string, not {body!r}")
+        raise AssertionError(f"DashboardBody must be a Fn::Sub of a string, not {body!r}")
+    for name, value in variables.items():
+        text = text.replace("${" + name + "}", value)
 
     def fill(match: re.Match[str]) -> str:
         name = match.group(1)

@@ -39,6 +39,12 @@ class Workflow:
     def run(self, execution_input: Mapping[str, Any], timeout: float = 120.0) -> ExecutionResult:
         return self.stack.run(dict(execution_input), timeout=timeout)
 
+    def run_fanout(
+        self, execution_input: Mapping[str, Any], timeout: float = 300.0
+    ) -> ExecutionResult:
+        """Run the fan-out state machine (many services) to its end."""
+        return self.stack.run_fanout(dict(execution_input), timeout=timeout)
+
     def object_bytes(self, key: str) -> bytes:
         return self.stack.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 

@@ -209,6 +209,21 @@ class BackupAlreadyRunning(BackupError):
     """Another execution holds this service's lock; a second backup would replace the first."""
 
 
+# --- Many services in one execution (the fan-out) --------------------------------------------
+
+
+class TooManyServices(BackupError):
+    """A fan-out names (or ``*`` finds) more services than one execution's payload can carry."""
+
+
+class FanOutFailed(BackupError):
+    """The fan-out itself stopped on one of Step Functions' own errors (``States.*``).
+
+    A Fail state may not raise a ``States.`` name, so the fan-out re-raises it under this one;
+    the cause starts with the original name.
+    """
+
+
 # --- The stack itself ------------------------------------------------------------------------
 
 

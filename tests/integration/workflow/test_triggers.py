@@ -4,26 +4,34 @@ from __future__ import annotations
 
 import pytest
 
-from local_runner.template import load_template, state_machine
+from local_runner.stack import FANOUT_STATE_MACHINE, SINGLE_STATE_MACHINE
+from local_runner.template import load_template, state_machines
 from tests.support.aiven import PROJECT, SERVICE
 from tests.support.s3 import sha256
 from tests.support.workflow import Workflow, WorkflowFactory
 
 
-def test_the_schedule_input_in_the_template_runs_to_success(
+def test_the_schedule_starts_the_fan_out_with_the_stack_services_and_it_runs_to_success(
     workflow: Workflow, sample_backup: bytes
 ) -> None:
     workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
-    schedule = state_machine(load_template()).schedule_inputs
-    assert set(schedule) == {"Schedule"}
+    machines = {spec.logical_id: spec.schedule_inputs for spec in state_machines(load_template())}
+    assert {name: set(inputs) for name, inputs in machines.items()} == {
+        SINGLE_STATE_MACHINE: set(),
+        FANOUT_STATE_MACHINE: {"Schedule"},
+    }
 
     schedule_input = workflow.stack.schedule_inputs["Schedule"]
-    result = workflow.run(schedule_input)
+    result = workflow.stack.run_fanout(schedule_input)
 
-    assert schedule_input == {"project": PROJECT, "service": SERVICE, "mode": "request"}
+    # AivenService may be one name, a comma-separated list or "*": the schedule sends it as is.
+    assert schedule_input == {"project": PROJECT, "services": SERVICE, "mode": "request"}
+    assert workflow.stack.schedule_targets == {"Schedule": FANOUT_STATE_MACHINE}
     assert result.status == "SUCCEEDED", result.cause
     assert result.output is not None
-    assert sha256(workflow.object_bytes(result.output["key"])) == sha256(sample_backup)
+    assert result.output["status"] == "SUCCEEDED"
+    (landed,) = result.output["results"]
+    assert sha256(workflow.object_bytes(landed["key"])) == sha256(sample_backup)
 
 
 def test_the_schedule_requests_a_new_backup_when_the_stacks_default_mode_is_existing(
@@ -32,12 +40,14 @@ def test_the_schedule_requests_a_new_backup_when_the_stacks_default_mode_is_exis
     workflow = make_workflow(environment={"DEFAULT_MODE": "existing"})
     workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
 
-    result = workflow.run(workflow.stack.schedule_inputs["Schedule"])
+    result = workflow.stack.run_fanout(workflow.stack.schedule_inputs["Schedule"])
 
     assert result.status == "SUCCEEDED", result.cause
     assert len(workflow.aiven_calls("POST")) == 1
     assert result.output is not None
-    assert sha256(workflow.object_bytes(result.output["key"])) == sha256(sample_backup)
+    (landed,) = result.output["results"]
+    assert landed["status"] == "SUCCEEDED"
+    assert sha256(workflow.object_bytes(landed["key"])) == sha256(sample_backup)
 
 
 @pytest.mark.usefixtures("atomic_item_writes")

@@ -15,7 +15,7 @@ ALARM_TOPIC = {
 }
 
 TRANSLATED = translated()
-(STATE_MACHINE,) = resources_of_type(TRANSLATED, "AWS::StepFunctions::StateMachine")
+STATE_MACHINE = "BackupStateMachine"  # the single-service machine: every run of a service
 
 
 @pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"])
@@ -25,6 +25,7 @@ def test_an_execution_that_ends_badly_notifies_the_topic(metric: str) -> None:
         for alarm in resources_of_type(TRANSLATED, "AWS::CloudWatch::Alarm").values()
         if alarm["Properties"].get("Namespace") == "AWS/States"
         and alarm["Properties"].get("MetricName") == metric
+        and alarm["Properties"]["Dimensions"][0]["Value"] == {"Ref": STATE_MACHINE}
     ]
 
     (alarm,) = alarms

@@ -25,7 +25,12 @@ from tests.support.sam_template import (
 
 PARAMETERS = load_template()["Parameters"]
 KEY_PARAMETERS = ("KmsKeyArn", "TokenSecretKmsKeyArn")
-TOKEN_READERS = ("StartBackupFunction", "PollBackupFunction", "CopyBackupFunction")
+TOKEN_READERS = (
+    "StartBackupFunction",
+    "PollBackupFunction",
+    "CopyBackupFunction",
+    "PlanBackupsFunction",  # the fan-out lists the services
+)
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:aiven/token-AbC123"
 

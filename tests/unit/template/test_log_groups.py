@@ -55,21 +55,24 @@ def test_no_two_functions_share_a_log_group() -> None:
     assert len(set(groups)) == len(groups)
 
 
-def test_the_state_machine_logs_under_vendedlogs_to_a_group_named_after_the_stack() -> None:
+def test_the_state_machines_log_under_vendedlogs_to_groups_named_after_the_stack() -> None:
     deployment = StackContext.of(TRANSLATED, STACK)
-    (machine,) = resources_of_type(TRANSLATED, "AWS::StepFunctions::StateMachine").values()
-    (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
-    arn = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]
-    assert set(arn) == {"Fn::GetAtt"}, arn
-    logical_id, attribute = arn["Fn::GetAtt"]
+    machines = resources_of_type(TRANSLATED, "AWS::StepFunctions::StateMachine")
+    assert machines
 
-    log_group = LOG_GROUPS[logical_id]["Properties"]
-    name = deployment.resolve_one(log_group["LogGroupName"])
+    for machine in machines.values():
+        (destination,) = machine["Properties"]["LoggingConfiguration"]["Destinations"]
+        arn = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]
+        assert set(arn) == {"Fn::GetAtt"}, arn
+        logical_id, attribute = arn["Fn::GetAtt"]
 
-    assert attribute == "Arn"
-    assert name.startswith("/aws/vendedlogs/states/")
-    assert STACK in name
-    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        log_group = LOG_GROUPS[logical_id]["Properties"]
+        name = deployment.resolve_one(log_group["LogGroupName"])
+
+        assert attribute == "Arn"
+        assert name.startswith("/aws/vendedlogs/states/")
+        assert STACK in name
+        assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
 def test_every_log_group_of_the_stack_is_kept_log_retention_days() -> None:

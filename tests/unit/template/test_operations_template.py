@@ -38,7 +38,12 @@ AWS_METRICS = {
             "ExecutionThrottled",
         },
         "StateMachineArn",
-        ("<Ref BackupStateMachine>", {"Ref": "BackupStateMachine"}),
+        (
+            "<Ref BackupStateMachine>",
+            {"Ref": "BackupStateMachine"},
+            "<Ref FanOutStateMachine>",
+            {"Ref": "FanOutStateMachine"},
+        ),
     ),
     "AWS/SQS": (
         {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"},
@@ -111,7 +116,8 @@ def test_each_scheduled_service_has_a_freshness_alarm_that_treats_silence_as_bre
             .replace("${AivenProject}", REQUIRED_PARAMETERS["AivenProject"])
             .replace("${AivenService}", REQUIRED_PARAMETERS["AivenService"])
         )
-        wanted = {"project": scheduled["project"], "service": scheduled["service"]}
+        # One service scheduled (AivenService a single name): its own freshness alarm.
+        wanted = {"project": scheduled["project"], "service": scheduled["services"]}
         (freshness,) = [
             alarm["Properties"]
             for alarm in alarms.values()

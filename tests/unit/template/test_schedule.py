@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from aiven_backup.fanout.request import parse_fanout_input
 from aiven_backup.workflow.execution_input import (
     PROJECT_NAME_PATTERN,
     SERVICE_NAME_PATTERN,
@@ -67,7 +68,13 @@ def test_a_scheduled_run_requests_a_new_backup_whatever_the_default_mode(
     deployment = StackContext.of(translated(), "s", BackupMode=backup_mode)
     defaults = input_defaults(deployment)
 
-    request = parse_execution_input(scheduled_input(deployment), defaults, now=FIRED_AT)
+    # The schedule starts the fan-out; each service's run gets the fan-out's shared fields.
+    fanout = parse_fanout_input(scheduled_input(deployment), defaults)
+    (selection,) = fanout.selections
+    assert selection.services is not None
+    (service,) = selection.services
+    run_input = {"project": selection.project, "service": service, **fanout.shared}
+    request = parse_execution_input(run_input, defaults, now=FIRED_AT)
 
     assert defaults.mode == backup_mode
     assert request.mode == "request"
@@ -81,9 +88,14 @@ def test_the_schedules_project_and_service_follow_the_parsers_name_rules() -> No
     # What the parameters accept is what the input parser accepts, so a deployed schedule's
     # input always parses (and no quote can break its JSON).
     assert parameters["AivenProject"]["AllowedPattern"] == PROJECT_NAME_PATTERN.pattern
-    assert parameters["AivenService"]["AllowedPattern"] == SERVICE_NAME_PATTERN.pattern
+    # AivenService: one name, a comma-separated list of names, or "*" (the fan-out's rule).
+    service_pattern = parameters["AivenService"]["AllowedPattern"]
+    for accepted in ("metrics-influx", "a,b", "a, b", "*"):
+        assert re.fullmatch(service_pattern, accepted), accepted
+        names = [] if accepted == "*" else [name.strip() for name in accepted.split(",")]
+        assert all(SERVICE_NAME_PATTERN.fullmatch(name) for name in names)
     injected = 'x", "mode": "existing'
-    assert re.fullmatch(parameters["AivenService"]["AllowedPattern"], injected) is None
+    assert re.fullmatch(service_pattern, injected) is None
 
 
 # --- a firing that cannot start an execution -----------------------------------------------------

@@ -7,6 +7,11 @@ maps them to status codes.
 The 409 here is a courtesy that answers at once; the guarantee is the lock the state machine takes
 in its first step. Two POSTs racing past this check start two executions, and the second ends
 quickly with ``BackupAlreadyRunning`` without touching Aiven.
+
+A body naming many services (``services``, ``projects``, or none while the stack's default is
+``*`` or a list) starts the fan-out state machine instead: there is no 409 for the whole call,
+since a service that is already being backed up is reported ``SKIPPED`` in that execution's
+per-service results, which ``GET /backups/{id}`` shows.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import batched, islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 
@@ -43,8 +48,16 @@ from aiven_backup.api.naming import (
     validate_idempotency_key,
 )
 from aiven_backup.api.settings import ApiSettings
-from aiven_backup.api.views import BackupIdentity, detail_view, started_view, summary_view
+from aiven_backup.api.views import (
+    BackupIdentity,
+    detail_view,
+    fanout_detail_view,
+    started_fanout_view,
+    started_view,
+    summary_view,
+)
 from aiven_backup.errors import InvalidExecutionInput
+from aiven_backup.fanout.request import is_fanout_input, parse_fanout_input
 from aiven_backup.workflow.execution_input import (
     ExecutionInput,
     InputDefaults,
@@ -74,6 +87,29 @@ class StartedBackup:
 
     def to_dict(self, links: BackupLinks) -> dict[str, Any]:
         return started_view(self.execution_id, self.execution_arn, self.request, links)
+
+    @property
+    def projects(self) -> list[str]:
+        return [self.request.project]
+
+    @property
+    def services(self) -> list[str]:
+        return [self.request.service]
+
+
+@dataclass(frozen=True)
+class StartedFanOut:
+    """The answer to POST /backups for many services: an execution of the fan-out."""
+
+    execution_id: str
+    execution_arn: str
+    body: Mapping[str, Any]
+    projects: list[str]
+    services: list[str]  # the named ones; "*" stands for every InfluxDB service
+    replayed: bool = False
+
+    def to_dict(self, links: BackupLinks) -> dict[str, Any]:
+        return started_fanout_view(self.execution_id, self.execution_arn, self.body, links)
 
 
 @dataclass(frozen=True)
@@ -125,12 +161,14 @@ class BackupsApi:
         lock: ServiceLock,
         defaults: InputDefaults,
         *,
+        fanout: Executions | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         list_scan_limit: int = 300,
         running_scan_limit: int = 100,
         describe_concurrency: int = 8,
     ) -> None:
         self._executions = executions
+        self._fanout = fanout
         self._lock = lock
         self._defaults = defaults
         self._clock = clock
@@ -140,15 +178,18 @@ class BackupsApi:
 
     @classmethod
     def from_settings(cls, settings: ApiSettings) -> BackupsApi:
+        stepfunctions = boto3.client("stepfunctions")
+        fanout = settings.fanout_state_machine_arn
         return cls(
-            Executions(boto3.client("stepfunctions"), settings.state_machine_arn),
+            Executions(stepfunctions, settings.state_machine_arn),
             ServiceLock(settings.lock_table_name),
             settings.input_defaults,
+            fanout=Executions(stepfunctions, fanout) if fanout else None,
         )
 
     def start_backup(
         self, body: str | None, *, idempotency_key: str | None = None
-    ) -> StartedBackup:
+    ) -> StartedBackup | StartedFanOut:
         """Validate ``body`` (an execution input; empty means all defaults) and start a backup.
 
         With an ``idempotency_key`` the execution's name derives from the key, so a retry finds
@@ -156,6 +197,8 @@ class BackupsApi:
         """
         now = self._clock()
         raw = _decode_body(body)
+        if self._fanout is not None and is_fanout_input(raw, self._defaults):
+            return self._start_fanout(self._fanout, raw, now, idempotency_key)
         request = parse_execution_input(raw, self._defaults, now=now)
 
         if idempotency_key is not None:
@@ -181,12 +224,17 @@ class BackupsApi:
         return StartedBackup(name, arn, request)
 
     def get_backup(self, execution_id: str, links: BackupLinks) -> dict[str, Any]:
-        execution = (
-            self._executions.describe(execution_id) if is_execution_name(execution_id) else None
-        )
-        if execution is None:
+        """One backup: an execution of the single-service state machine, or a fan-out (with
+        its per-service results once it has finished)."""
+        if not is_execution_name(execution_id):
             raise BackupNotFoundError(execution_id)
-        return detail_view(execution, links)
+        execution = self._executions.describe(execution_id)
+        if execution is not None:
+            return detail_view(execution, links)
+        fanned = self._fanout.describe(execution_id) if self._fanout is not None else None
+        if fanned is None:
+            raise BackupNotFoundError(execution_id)
+        return fanout_detail_view(fanned, links)
 
     def list_backups(self, query: Mapping[str, str], links: BackupLinks) -> dict[str, Any]:
         """Recent backups, newest first, filtered by service, project and status.
@@ -211,6 +259,44 @@ class BackupsApi:
                 more = next(listings, None) is not None
                 return {"backups": found, "count": len(found), "truncated": more}
         return {"backups": found, "count": len(found), "truncated": False}
+
+    def _start_fanout(
+        self,
+        fanout: Executions,
+        raw: object,
+        now: datetime,
+        idempotency_key: str | None,
+    ) -> StartedFanOut:
+        """Start the fan-out for ``raw`` (checked here by its own rules; the per-service ones
+        are the plan's). No 409: a busy service is SKIPPED in the execution's results."""
+        request = parse_fanout_input(raw, self._defaults)
+        body = dict(cast("Mapping[str, Any]", raw))
+        named = [name for s in request.selections for name in (s.services or ("*",))]
+
+        def started(execution: Execution | None, name: str, arn: str) -> StartedFanOut:
+            if execution is not None and execution.input_object() != body:
+                raise IdempotencyKeyReusedError(execution.name)
+            return StartedFanOut(
+                name, arn, body, list(request.projects), named, replayed=execution is not None
+            )
+
+        if idempotency_key is not None:
+            name = execution_name_for_key(validate_idempotency_key(idempotency_key))
+            if self._executions.describe(name) is not None:
+                raise IdempotencyKeyReusedError(name)  # it started a single-service backup
+            earlier = fanout.describe(name)
+            if earlier is not None:
+                return started(earlier, earlier.name, earlier.arn)
+        else:
+            name = new_execution_name("fanout", now)
+        try:
+            arn = fanout.start(name, body)
+        except ExecutionAlreadyExistsError:
+            earlier = fanout.describe(name)
+            if earlier is None:
+                raise
+            return started(earlier, earlier.name, earlier.arn)
+        return started(None, name, arn)
 
     def _running_backup(self, project: str, service: str) -> Execution | None:
         """The running execution backing up this service: the lock's holder if it still runs,

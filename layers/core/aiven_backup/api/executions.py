@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -71,7 +71,7 @@ class Executions:
     def arn_for(self, name: str) -> str:
         return self._execution_arn_prefix + name
 
-    def start(self, name: str, execution_input: Mapping[str, str]) -> str:
+    def start(self, name: str, execution_input: Mapping[str, Any]) -> str:
         """Start an execution; return its ARN. Same name and input while running: the same one."""
         sfn = self._sfn
         try:

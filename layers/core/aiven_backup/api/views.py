@@ -29,6 +29,45 @@ def started_view(
     }
 
 
+def started_fanout_view(
+    execution_name: str, execution_arn: str, body: Mapping[str, Any], links: BackupLinks
+) -> dict[str, Any]:
+    """The answer to POST /backups for many services."""
+    return {
+        "execution_id": execution_name,
+        "execution_arn": execution_arn,
+        "status_url": links.backup(execution_name),
+        "kind": "fanout",
+        "input": dict(body),
+    }
+
+
+def fanout_detail_view(execution: Execution, links: BackupLinks) -> dict[str, Any]:
+    """GET /backups/{id} of a fan-out: its status, and once it finished the summary with one
+    result per service (status, key, size; error and cause on failure; reason when skipped)."""
+    view: dict[str, Any] = {
+        "execution_id": execution.name,
+        "execution_arn": execution.arn,
+        "kind": "fanout",
+        "status": execution.status,
+        "start_time": iso_utc(execution.start_time),
+        "stop_time": iso_utc(execution.stop_time),
+        "status_url": links.backup(execution.name),
+        "input": execution.input_object(),
+    }
+    output = execution.output_object()
+    if execution.status == "SUCCEEDED" and isinstance(output, Mapping):
+        view["result"] = {
+            name: output[name]
+            for name in ("status", "projects", "bucket", "counts", "results", "truncated")
+            if name in output
+        }
+    if execution.status in _FAILED_STATUSES:
+        view["error"] = execution.error
+        view["cause"] = readable_cause(execution.cause)
+    return view
+
+
 @dataclass(frozen=True)
 class BackupIdentity:
     """What an execution backs up, read leniently from its input (which may be invalid).

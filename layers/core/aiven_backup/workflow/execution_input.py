@@ -5,8 +5,15 @@ One parser, used by the state machine's first step and by the API, so both apply
 ```json
 {"project": "acme", "service": "metrics-influx", "backup_name": "optional",
  "mode": "request | existing", "access_route": "auto | public | private | privatelink",
- "s3_prefix": "optional"}
+ "s3_prefix": "optional", "notify": true}
 ```
+
+``notify`` (a boolean, default true) set to false leaves this run's own notification out: the
+fan-out sets it from its ``NotifyEach`` parameter and announces the run in its summary instead.
+``AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID`` (the parent's ARN, which Step Functions' console
+uses to link a nested execution to the one that started it) is accepted and ignored. A
+``services`` or ``projects`` field belongs to the fan-out state machine's input, and the refusal
+says so.
 
 Name rules. Aiven publishes its service-name rule in its schemas (the operator's
 ``^[a-z][-a-z0-9]{0,63}$``): lowercase letters, digits and hyphens, starting with a letter, at most
@@ -25,7 +32,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, cast, get_args
+from typing import Any, Literal, cast, get_args
 
 from aiven_backup.aiven.models import ACCESS_ROUTES, AccessRoute
 from aiven_backup.backup_name import default_backup_name, validate_backup_name
@@ -49,6 +56,10 @@ Mode = Literal["request", "existing"]
 MODES: tuple[Mode, ...] = get_args(Mode)
 
 FIELDS = ("project", "service", "backup_name", "mode", "access_route", "s3_prefix")
+# Fields that are not strings, and the key Step Functions' console links nested executions by.
+NOTIFY_FIELD = "notify"
+STARTED_BY_FIELD = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
+FANOUT_FIELDS = ("services", "projects")
 
 SERVICE_NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,63}")
 PROJECT_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
@@ -113,9 +124,14 @@ class ExecutionInput:
     mode: Mode
     access_route: AccessRoute
     s3_prefix: str
+    notify: bool = True
 
-    def to_dict(self) -> dict[str, str]:
-        return {field: getattr(self, field) for field in FIELDS}
+    def to_dict(self) -> dict[str, Any]:
+        """Every string field; ``notify`` only when it is false (the default stays implicit)."""
+        fields: dict[str, Any] = {field: getattr(self, field) for field in FIELDS}
+        if not self.notify:
+            fields[NOTIFY_FIELD] = False
+        return fields
 
 
 def parse_execution_input(
@@ -133,6 +149,12 @@ def parse_execution_input(
             f'must be a JSON object such as {{"service": "metrics-influx"}}, got {_json_type(raw)}',
         )
     _reject_unknown_fields(raw)
+    raw = dict(raw)
+    notify = raw.pop(NOTIFY_FIELD, True)
+    if not isinstance(notify, bool):
+        raise InvalidExecutionInput(
+            NOTIFY_FIELD, f"expected true or false, got {_json_type(notify)}"
+        )
     for field, value in raw.items():
         if not isinstance(value, str):
             raise InvalidExecutionInput(
@@ -141,6 +163,7 @@ def parse_execution_input(
                 + ("; omit the field to use the default" if value is None else ""),
             )
     fields = cast("dict[str, str]", raw)
+    fields.pop(STARTED_BY_FIELD, None)
 
     project = _name_with_default(
         "project", fields.get("project"), defaults.project, validate_project_name
@@ -176,6 +199,7 @@ def parse_execution_input(
             if "s3_prefix" not in fields
             else validate_s3_prefix(fields["s3_prefix"])
         ),
+        notify=notify,
     )
 
 
@@ -294,9 +318,18 @@ def _choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
 
 
 def _reject_unknown_fields(raw: Mapping[str, object]) -> None:
-    unknown = sorted(key for key in raw if key not in FIELDS)
+    known = (*FIELDS, NOTIFY_FIELD, STARTED_BY_FIELD)
+    unknown = sorted(key for key in raw if key not in known)
     if not unknown:
         return
+    fanout = [name for name in unknown if name in FANOUT_FIELDS]
+    if fanout:
+        raise InvalidExecutionInput(
+            fanout[0],
+            "names many services: this state machine backs up one service; start the fan-out "
+            "state machine (stack output FanOutStateMachineArn) with this input, or give one "
+            "'service'",
+        )
     hints = [
         f"{name!r} (did you mean {match[0]!r}?)" if match else repr(name)
         for name in unknown

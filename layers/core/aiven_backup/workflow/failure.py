@@ -91,6 +91,7 @@ class FailedRun:
     key: str | None
     bucket: str
     copied_but_not_verified: bool = False
+    notify: bool = True  # false in a fan-out with NotifyEach=false: its summary announces it
 
 
 def handle_failure(
@@ -204,7 +205,8 @@ def _clean_up_and_notify(
         cleanup="; ".join(cleanup) or "nothing to clean up",
     )
     try:
-        publish(services.sns, services.settings.topic_arn, notification)
+        if run.notify:
+            publish(services.sns, services.settings.topic_arn, notification)
     except Exception as problem:
         raise CleanupIncomplete(
             f"could not publish the failure notification to {services.settings.topic_arn}: "
@@ -286,6 +288,7 @@ def _run_of_stopped_execution(
         key,
         bucket,
         copied_but_not_verified=copied,
+        notify=request.notify,
     )
 
 
@@ -311,6 +314,7 @@ def identify_run(failed_state: Mapping[str, Any], services: Services) -> FailedR
             state.key,
             state.bucket,
             copied_but_not_verified=state.copy.done and state.inventory is None,
+            notify=request.notify,
         )
 
     raw_input = failed_state.get("input")
@@ -327,4 +331,5 @@ def identify_run(failed_state: Mapping[str, Any], services: Services) -> FailedR
         text("backup_name", None),
         None,
         services.settings.bucket,
+        notify=given.get("notify") is not False,
     )

@@ -248,7 +248,8 @@ def finish_backup(
         inventory_text=state.inventory_text,
         execution_arn=state.execution.arn,
     )
-    publish(services.sns, services.settings.topic_arn, notification)
+    if request.notify:  # false in a fan-out with NotifyEach=false: its summary announces it
+        publish(services.sns, services.settings.topic_arn, notification)
     run_metrics.emit(metrics)  # once announced: a retried or failed publish must not count twice
     return {
         "status": "SUCCEEDED",
