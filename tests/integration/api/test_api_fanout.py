@@ -15,6 +15,7 @@ import pytest
 from aiven_backup.api import BackupsApi
 from aiven_backup.api.executions import Executions
 from tests.support.api import (
+    BACKUPS_URL,
     ROLE_ARN,
     HttpAnswer,
     StandIn,
@@ -93,7 +94,7 @@ def test_many_services_start_one_fan_out_execution_and_answer_202(
     execution_id = answer.body["execution_id"]
     assert execution_id.startswith("api-fanout-")
     assert answer.body["execution_arn"].endswith(f":InfluxBackupFanOutStandIn:{execution_id}")
-    assert answer.headers["Location"] == f"/backups/{execution_id}"
+    assert answer.headers["Location"] == f"{BACKUPS_URL}/{execution_id}"
     sent = {"services": ["metrics-influx", "other-influx"], "mode": "request"}
     assert answer.body["input"] == sent
     assert with_fanout.execution_input(answer.body["execution_arn"]) == sent

@@ -74,7 +74,7 @@ def _assert_exactly_the_declared_metrics(emitted: list[dict[str, Any]]) -> None:
     for document in emitted:
         (directive,) = document["_aws"]["CloudWatchMetrics"]
         assert directive["Namespace"] == namespace
-        assert directive["Dimensions"] == [["project", "service"]]
+        assert directive["Dimensions"] == [["project", "service"]], document
         assert (document["project"], document["service"]) == (PROJECT, SERVICE)
         for metric in directive["Metrics"]:
             assert metric["Unit"] == UNITS[Metric(metric["Name"])], metric
