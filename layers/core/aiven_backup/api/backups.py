@@ -31,6 +31,8 @@ from aiven_backup.api.errors import (
     BackupNotFoundError,
     IdempotencyKeyReusedError,
     InvalidRequestError,
+    query_limit,
+    validated_query_field,
 )
 from aiven_backup.api.executions import (
     EXECUTION_STATUSES,
@@ -139,7 +141,9 @@ class ListFilters:
             service=_query_name(query, "service", validate_service_name),
             project=_query_name(query, "project", validate_project_name),
             status=status,
-            limit=_limit(query.get("limit")),
+            limit=query_limit(
+                query.get("limit"), default=DEFAULT_LIST_LIMIT, maximum=MAX_LIST_LIMIT
+            ),
         )
 
     def match(self, identity: BackupIdentity) -> bool:
@@ -358,20 +362,4 @@ def _query_name(
     query: Mapping[str, str], field: str, validate: Callable[[str, str], str]
 ) -> str | None:
     value = query.get(field)
-    if value is None:
-        return None
-    try:
-        return validate(value, field)
-    except InvalidExecutionInput as error:
-        raise InvalidRequestError(field, error.reason) from None
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_LIST_LIMIT
-    whole_number = text.isascii() and text.isdigit() and len(text) <= 3
-    if not whole_number or not 1 <= int(text) <= MAX_LIST_LIMIT:
-        raise InvalidRequestError(
-            "limit", f"{text!r} is not a whole number from 1 to {MAX_LIST_LIMIT}"
-        )
-    return int(text)
+    return None if value is None else validated_query_field(field, value, validate)

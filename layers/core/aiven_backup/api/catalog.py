@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from aiven_backup.api.errors import InvalidRequestError
+from aiven_backup.api.errors import InvalidRequestError, query_limit, validated_query_field
 from aiven_backup.api.settings import ApiSettings
-from aiven_backup.errors import BackupError, InvalidExecutionInput, StackMisconfigured
+from aiven_backup.errors import BackupError, StackMisconfigured
 from aiven_backup.s3.translate import s3_errors_named
 from aiven_backup.storage.object_lock import iso_utc, object_lock_of
 from aiven_backup.storage.retention import RETENTION_CLASS_TAG, StoredBackup, list_service_backups
@@ -65,10 +65,18 @@ class CatalogQuery:
                 f"{', '.join(CATALOG_QUERY_PARAMETERS)}",
             )
         return cls(
-            project=_checked(query, "project", defaults.project or "", validate_project_name),
-            service=_checked(query, "service", defaults.service or "", validate_service_name),
-            s3_prefix=_checked(query, "s3_prefix", defaults.s3_prefix, validate_s3_prefix),
-            limit=_limit(query.get("limit")),
+            project=validated_query_field(
+                "project", query.get("project", defaults.project or ""), validate_project_name
+            ),
+            service=validated_query_field(
+                "service", query.get("service", defaults.service or ""), validate_service_name
+            ),
+            s3_prefix=validated_query_field(
+                "s3_prefix", query.get("s3_prefix", defaults.s3_prefix), validate_s3_prefix
+            ),
+            limit=query_limit(
+                query.get("limit"), default=DEFAULT_CATALOG_LIMIT, maximum=MAX_CATALOG_LIMIT
+            ),
         )
 
 
@@ -289,24 +297,3 @@ def _first_present(node: Mapping[str, Any], names: tuple[str, ...]) -> Any:
         if node.get(name) is not None:
             return node[name]
     return None
-
-
-def _checked(
-    query: Mapping[str, str], field: str, default: str, validate: Callable[[str, str], str]
-) -> str:
-    value = query.get(field, default)
-    try:
-        return validate(value, field)
-    except InvalidExecutionInput as error:
-        raise InvalidRequestError(field, error.reason) from None
-
-
-def _limit(text: str | None) -> int:
-    if text is None:
-        return DEFAULT_CATALOG_LIMIT
-    whole_number = text.isascii() and text.isdigit() and len(text) <= 3
-    if not whole_number or not 1 <= int(text) <= MAX_CATALOG_LIMIT:
-        raise InvalidRequestError(
-            "limit", f"{text!r} is not a whole number from 1 to {MAX_CATALOG_LIMIT}"
-        )
-    return int(text)

@@ -7,7 +7,9 @@ Invalid execution input is the workflow's own ``InvalidExecutionInput`` (one set
 
 from __future__ import annotations
 
-from aiven_backup.errors import BackupAlreadyRunning, BackupError
+from collections.abc import Callable
+
+from aiven_backup.errors import BackupAlreadyRunning, BackupError, InvalidExecutionInput
 
 
 class InvalidRequestError(BackupError):
@@ -54,3 +56,23 @@ class IdempotencyKeyReusedError(BackupError):
             f"this Idempotency-Key already started backup {execution_id!r} with a different "
             "body; a retry must repeat the same body. Use a new key for a different backup."
         )
+
+
+def validated_query_field(field: str, value: str, validate: Callable[[str, str], str]) -> str:
+    """``value`` of query parameter ``field`` checked by an input rule (``validate(value,
+    field)``); a broken rule becomes the 400 ``InvalidRequestError`` naming the parameter."""
+    try:
+        return validate(value, field)
+    except InvalidExecutionInput as error:
+        raise InvalidRequestError(field, error.reason) from None
+
+
+def query_limit(text: str | None, *, default: int, maximum: int) -> int:
+    """The ``limit`` query parameter: a whole number from 1 to ``maximum`` (``default`` when
+    absent); anything else is the 400 ``InvalidRequestError``."""
+    if text is None:
+        return default
+    whole_number = text.isascii() and text.isdigit() and len(text) <= 3
+    if not whole_number or not 1 <= int(text) <= maximum:
+        raise InvalidRequestError("limit", f"{text!r} is not a whole number from 1 to {maximum}")
+    return int(text)
