@@ -202,6 +202,31 @@ class BackupFileMissing(BackupError):
     """The manifest names a file that is not in the tar."""
 
 
+class BackupContentCorrupt(BackupError):
+    """The tar holds every file the backup needs, but a file's content is damaged.
+
+    The object is byte-identical to what the host served (the copy checked that), so the host's
+    backup itself is damaged: the object is kept, tagged unverified, never deleted.
+    """
+
+
+class ShardCorrupt(BackupContentCorrupt):
+    """A shard's ``.tar.gz`` does not decompress completely (gzip CRC32 or ISIZE, a bad tar)."""
+
+
+class TsmCorrupt(BackupContentCorrupt):
+    """A ``.tsm`` file inside a shard fails ``influx_inspect verify``'s checks (magic, index,
+    a block's CRC32)."""
+
+
+class MetastoreCorrupt(BackupContentCorrupt):
+    """The ``.meta`` file's protobuf does not parse as an InfluxDB metastore."""
+
+
+class MetaManifestMismatch(BackupContentCorrupt):
+    """The metastore and the manifest disagree on which shards the backup holds."""
+
+
 # --- Concurrency -----------------------------------------------------------------------------
 
 

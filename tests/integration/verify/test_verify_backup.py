@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from aiven_backup.errors import BackupFileMissing, NotAnInfluxBackup, UploadLost
+from aiven_backup.errors import BackupFileMissing, NotAnInfluxBackup, ShardCorrupt, UploadLost
 from aiven_backup.verify import verify_backup
 from local_runner.sample_backup import (
     build_non_backup_tar,
@@ -166,12 +166,12 @@ def test_meta_file_from_another_backup_is_refused(s3: S3Client, put_object: PutO
         verify_backup(s3, BUCKET, key)
 
 
-def test_shard_file_that_is_not_gzip_is_refused(s3: S3Client, put_object: PutObject) -> None:
+def test_shard_file_that_is_not_gzip_is_corrupt(s3: S3Client, put_object: PutObject) -> None:
     files = sample_backup_files()
     files[f"{STAMP}.s2.tar.gz"] = b"\0" * 600
     key = put_object("backup.tar", pack_tar(files))
 
-    with pytest.raises(NotAnInfluxBackup, match=r"s2\.tar\.gz is not gzip-compressed"):
+    with pytest.raises(ShardCorrupt, match=r"s2\.tar\.gz is not gzip-compressed"):
         verify_backup(s3, BUCKET, key)
 
 

@@ -15,6 +15,7 @@ from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.inventory import Inventory, InventoryFile
 from aiven_backup.verify.manifest import BackupManifest, ManifestEntry, parse_manifest
 from aiven_backup.verify.s3_ranges import S3RangeReader
+from aiven_backup.verify.shard import verify_shard
 from aiven_backup.verify.tar_index import TarMember, describe_bytes, index_tar, normalize_name
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ MANIFEST_SUFFIX = ".manifest"
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 """About 300,000 shard entries: anything larger is not a manifest influxd wrote."""
 META_FIRST_BYTE = 0x0A  # protobuf field 1 (the metastore bytes), length-delimited
-GZIP_MAGIC = b"\x1f\x8b"
 _LISTED_IN_MESSAGES = 5
 
 
@@ -52,7 +52,7 @@ def verify_backup(
     _check_meta(reader, meta, newest.meta_size, location)
     shards = _merge_shards(manifests)
     for entry in shards:
-        _check_shard(reader, members[_path(folder, entry.file_name)], location)
+        verify_shard(reader, members[_path(folder, entry.file_name)], entry)
     return Inventory(
         stamp=posixpath.basename(newest_member.name).removesuffix(MANIFEST_SUFFIX),
         folder=folder,
@@ -135,16 +135,6 @@ def _check_meta(reader: S3RangeReader, meta: TarMember, data_size: int, location
         raise NotAnInfluxBackup(
             f"{location}: {meta.name} holds {declared} bytes of metastore but the manifest says "
             f"{data_size}; the meta file is damaged or from another backup, request a new one"
-        )
-
-
-def _check_shard(reader: S3RangeReader, shard: TarMember, location: str) -> None:
-    head = reader.read(shard.offset, min(shard.size, len(GZIP_MAGIC)))
-    if head != GZIP_MAGIC:
-        found = describe_bytes(head) if head else "it is empty"
-        raise NotAnInfluxBackup(
-            f"{location}: shard file {shard.name} is not gzip-compressed ({found}); "
-            "the backup cannot be restored, request a new one"
         )
 
 
