@@ -70,7 +70,7 @@ bench: $(VENV)/.installed
 # It measures layers/core as it is in the working tree (COPIER_REF=HEAD: as committed).
 COPIER_REF ?= worktree
 bench-quick: $(VENV)/.installed
-	$(PY) -m bench --profile lambda --size-mib 256 --repeat 1 --large-size-mib 0 \
+	$(PY) -m bench --profile lambda --size-mib 256 --repeat 1 --large-size-mib 0 --cpu-quotas 0.58,1.0 \
 		--copier-ref $(COPIER_REF) \
 		--out-dir $${TMPDIR:-/tmp}/aiven-backup-bench/results
 
