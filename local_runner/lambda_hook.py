@@ -26,6 +26,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from local_runner import call_recording
+
 Handler = Callable[[Any, Any], Any]
 
 
@@ -74,6 +76,8 @@ class InProcessLambdas:
         self.invocations: list[InvocationRecord] = []
         self._modules: dict[str, ModuleType] = {}
         self._env_lock = threading.Lock()
+        # The stack's names, for attributing each AWS call a handler makes (call_recording.py).
+        self.deployment: call_recording.Deployment | None = None
 
     def register(self, name: str, function: LocalFunction) -> None:
         self.functions[name] = function
@@ -91,8 +95,14 @@ class InProcessLambdas:
             # Every function of the stack shares its Globals; the few per-function variables do
             # not conflict, so setting them without restoring is safe across threads.
             os.environ.update(function.environment)
+        recorded = (
+            call_recording.invocation(name, self.deployment)
+            if self.deployment is not None
+            else contextlib.nullcontext()
+        )
         try:
-            result = handler(event, context)
+            with recorded:
+                result = handler(event, context)
         except Exception as error:
             self.invocations.append(InvocationRecord(name, event, type(error).__name__))
             payload = {
