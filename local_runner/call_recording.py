@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import hashlib
 import json
 import os
@@ -179,17 +178,15 @@ def _recording() -> Iterator[None]:
 
 
 def _install() -> None:
-    make_api_call = BaseClient._make_api_call
-    submit = ThreadPoolExecutor.submit
+    make_api_call: Callable[..., Any] = BaseClient._make_api_call  # type: ignore[attr-defined]
+    submit: Callable[..., Future[Any]] = ThreadPoolExecutor.submit
     _originals["make_api_call"] = make_api_call
     _originals["submit"] = submit
 
-    @functools.wraps(make_api_call)
     def recorded_call(self: BaseClient, operation_name: str, api_params: Any) -> Any:
         _record_call(self, operation_name, api_params)
         return make_api_call(self, operation_name, api_params)
 
-    @functools.wraps(submit)
     def submit_in_context(
         self: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any
     ) -> Future[Any]:
@@ -197,10 +194,10 @@ def _install() -> None:
             return submit(self, fn, *args, **kwargs)
         return submit(self, contextvars.copy_context().run, fn, *args, **kwargs)
 
-    BaseClient._make_api_call = recorded_call  # type: ignore[method-assign]
-    ThreadPoolExecutor.submit = submit_in_context  # type: ignore[method-assign]
+    BaseClient._make_api_call = recorded_call  # type: ignore[attr-defined]
+    ThreadPoolExecutor.submit = submit_in_context  # type: ignore[method-assign,assignment]
 
 
 def _uninstall() -> None:
-    BaseClient._make_api_call = _originals.pop("make_api_call")  # type: ignore[method-assign]
+    BaseClient._make_api_call = _originals.pop("make_api_call")  # type: ignore[attr-defined]
     ThreadPoolExecutor.submit = _originals.pop("submit")  # type: ignore[method-assign]

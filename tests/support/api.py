@@ -95,7 +95,7 @@ def api_deployment() -> Deployment:
             "AWS::AccountId": ACCOUNT,
             "BackupStateMachine": machine(STAND_IN_NAME),
             "FanOutStateMachine": machine(FANOUT_STAND_IN_NAME),
-            "BackupBucket": BACKUP_RESULT["bucket"],
+            "BackupBucket": str(BACKUP_RESULT["bucket"]),
         },
         attributes={
             "BackupStateMachine.Name": STAND_IN_NAME,

@@ -328,10 +328,11 @@ def _resolver(
     parameters = {**tpl.parameter_defaults(translated), **deployment["parameters"]}
     conditions = tpl.evaluate_conditions(translated, parameters)
     refs = {"AWS::Partition": PARTITION, "AWS::Region": REGION, **deployment["refs"]}
-    attributes = {
-        tuple(name.split(".", 1)): value for name, value in deployment["attributes"].items()
-    }
-    return tpl.make_resolver(parameters, refs, attributes, conditions), conditions  # type: ignore[arg-type]
+    attributes: dict[tuple[str, str], str] = {}
+    for name, value in deployment["attributes"].items():
+        logical_id, attribute = name.split(".", 1)
+        attributes[(logical_id, attribute)] = value
+    return tpl.make_resolver(parameters, refs, attributes, conditions), conditions
 
 
 def _describe(grant: Grant, resources: Iterable[str]) -> str:
@@ -445,7 +446,7 @@ def _allowing(
     active: Iterable[Grant], need: Needed, resolve: tpl.Resolver
 ) -> list[tuple[Grant, str]]:
     """The Allow statements (and which of their actions) that let the handler make the call."""
-    found = []
+    found: list[tuple[Grant, str]] = []
     for grant in active:
         if grant.effect != "Allow" or grant.conditioned:
             continue
