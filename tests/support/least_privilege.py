@@ -387,10 +387,20 @@ def check(
         report.checked_calls += 1
         active = [g for g in role_grants[call.function] if g.active(conditions)]
         for need in needs:
-            allowing = _allowing(active, need, resolve)
-            denied = any(
-                _grants(grant, need, resolve) for grant in active if grant.effect == "Deny"
-            )
+            try:
+                allowing = _allowing(active, need, resolve)
+                denied = any(
+                    _grants(grant, need, resolve) for grant in active if grant.effect == "Deny"
+                )
+            except KeyError as error:
+                problem = (
+                    f"{call.function}: a Resource of its role names {error.args[0]} and the "
+                    "recorded stack has no such name: add it to the stack's Deployment "
+                    "(local_runner/stack.py, tests/support/api.py)"
+                )
+                if problem not in report.other:
+                    report.other.append(problem)
+                continue
             if allowing and not denied:
                 for grant, action in allowing:
                     used.add((call.function, grant.where, action))
