@@ -335,8 +335,22 @@ def _resolver(
     return tpl.make_resolver(parameters, refs, attributes, conditions), conditions
 
 
-def _describe(grant: Grant, resources: Iterable[str]) -> str:
-    return f"{grant.where} (Resource {', '.join(resources)})"
+def _as_template(resource: str, deployment: Mapping[str, Any]) -> str:
+    """``resource`` with the stack's names put back as the ``${...}`` that make them."""
+    names = {
+        **{value: name for name, value in deployment["refs"].items()},
+        **{value: name for name, value in deployment["attributes"].items()},
+    }
+    for value in sorted((v for v in names if len(v) >= 6), key=len, reverse=True):
+        if value in resource and not names[value].startswith("AWS::"):
+            resource = resource.replace(value, "${" + names[value] + "}")
+    for value, name in (
+        (f"arn:{PARTITION}:", "arn:${AWS::Partition}:"),
+        (f":{REGION}:", ":${AWS::Region}:"),
+        (f":{ACCOUNT_ID}:", ":${AWS::AccountId}:"),
+    ):
+        resource = resource.replace(value, name)
+    return resource
 
 
 def check(
@@ -409,8 +423,10 @@ def check(
                 f"{call.function}: {call.label} needs {need.action} on {need.resource}, which "
                 f"its role {sam_template.role_of(translated, call.function)} refuses"
                 + (" (a Deny statement matches)" if denied else "")
-                + f"; add to {call.function}'s Policies: - Effect: Allow, Action: "
-                f"[{need.action}], Resource: <the ARN pattern of {need.resource}>"
+                + f"; add to {call.function}'s Policies: {{Effect: Allow, Action: "
+                f"[{need.action}], Resource: !Sub "
+                f'"{_as_template(need.resource, recording.deployments[call.deployment])}"}}'
+                " (with the key or name widened to what the function needs)"
             )
             if message not in seen_refusals:
                 seen_refusals.add(message)
