@@ -336,21 +336,22 @@ def _resolver(
 
 
 def _as_template(resource: str, deployment: Mapping[str, Any]) -> str:
-    """``resource`` with the stack's names put back as the ``${...}`` that make them."""
-    names = {
-        **{value: name for name, value in deployment["refs"].items()},
-        **{value: name for name, value in deployment["attributes"].items()},
+    """``resource`` with the stack's names put back as the ``${...}`` that make them (whole ARNs,
+    or whole ``:``/``/``-separated parts of one)."""
+    names: dict[str, str] = {
+        **{str(value): str(name) for name, value in deployment["refs"].items()},
+        **{str(value): str(name) for name, value in deployment["attributes"].items()},
     }
-    for value in sorted((v for v in names if len(v) >= 6), key=len, reverse=True):
-        if value in resource and not names[value].startswith("AWS::"):
-            resource = resource.replace(value, "${" + names[value] + "}")
-    for value, name in (
-        (f"arn:{PARTITION}:", "arn:${AWS::Partition}:"),
-        (f":{REGION}:", ":${AWS::Region}:"),
-        (f":{ACCOUNT_ID}:", ":${AWS::AccountId}:"),
-    ):
-        resource = resource.replace(value, name)
-    return resource
+    if resource in names:
+        return "${" + names[resource] + "}"
+    pseudo = {PARTITION: "AWS::Partition", REGION: "AWS::Region", ACCOUNT_ID: "AWS::AccountId"}
+    parts = re.split(r"([:/])", resource)
+    return "".join(
+        "${" + (pseudo.get(part) or names[part]) + "}"
+        if part in pseudo or (part in names and not names[part].startswith("AWS::"))
+        else part
+        for part in parts
+    )
 
 
 def check(
@@ -381,7 +382,7 @@ def check(
             )
     used: set[tuple[str, str, str]] = set()  # (function, where, action as granted)
     resolved: dict[tuple[str, str], tuple[tpl.Resolver, dict[str, bool]]] = {}
-    seen_refusals: set[str] = set()
+    seen_refusals: set[tuple[str, str, str]] = set()
     for call in recording.calls:
         if call.function not in role_grants:
             if call.function not in names:
@@ -428,8 +429,9 @@ def check(
                 f'"{_as_template(need.resource, recording.deployments[call.deployment])}"}}'
                 " (with the key or name widened to what the function needs)"
             )
-            if message not in seen_refusals:
-                seen_refusals.add(message)
+            # One line per function, operation and action (the first resource as the example).
+            if (call.function, call.label, need.action) not in seen_refusals:
+                seen_refusals.add((call.function, call.label, need.action))
                 report.refused.append(message)
     for function, function_grants in role_grants.items():
         notes = explained(raw_template, function)
