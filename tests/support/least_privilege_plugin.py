@@ -54,11 +54,12 @@ def _whole_suite(config: pytest.Config) -> bool:
     root = config.rootpath
     everything = {root, root / "tests"}
     return (
-        not config.option.keyword
+        not config.option.collectonly
+        and not config.option.keyword
         and not config.option.markexpr
         and not config.getoption("lf", False)
         and not config.getoption("deselect", None)
-        and all(Path(arg).resolve() in everything for arg in config.args)
+        and all((config.invocation_params.dir / arg).resolve() in everything for arg in config.args)
     )
 
 
@@ -70,7 +71,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     os.environ.pop(LOG_DIR_VARIABLE, None)
     mode = config.getoption("least_privilege")
     interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-    if interrupted or (mode == "auto" and not _whole_suite(config)):
+    if interrupted or config.option.collectonly or (mode == "auto" and not _whole_suite(config)):
         shutil.rmtree(directory, ignore_errors=True)
         return
     report = least_privilege.check(least_privilege.load_recording(directory))
