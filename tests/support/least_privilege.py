@@ -381,23 +381,24 @@ def check(
                 "through the local stack (LocalStack.lambdas) or call_recording.invocation()"
             )
     used: set[tuple[str, str, str]] = set()  # (function, where, action as granted)
-    resolved: dict[tuple[str, str], tuple[tpl.Resolver, dict[str, bool]]] = {}
+    resolved: dict[str, tuple[tpl.Resolver, dict[str, bool]]] = {}  # by deployment
     seen_refusals: set[tuple[str, str, str]] = set()
     for call in recording.calls:
         if call.function not in role_grants:
             if call.function not in names:
-                report.other.append(
-                    f"{call.function} made calls but the template has no such function"
+                _once(
+                    report.other, f"{call.function} made calls; the template has no such function"
                 )
             continue
-        key = (call.deployment, "")
-        if key not in resolved:
-            resolved[key] = _resolver(translated, recording.deployments[call.deployment])
-        resolve, conditions = resolved[key]
+        if call.deployment not in resolved:
+            resolved[call.deployment] = _resolver(
+                translated, recording.deployments[call.deployment]
+            )
+        resolve, conditions = resolved[call.deployment]
         try:
             needs = needed(call)
         except UnknownCall as error:
-            report.other.append(str(error))
+            _once(report.other, str(error))
             continue
         report.checked_calls += 1
         active = [g for g in role_grants[call.function] if g.active(conditions)]
@@ -408,13 +409,12 @@ def check(
                     _grants(grant, need, resolve) for grant in active if grant.effect == "Deny"
                 )
             except KeyError as error:
-                problem = (
+                _once(
+                    report.other,
                     f"{call.function}: a Resource of its role names {error.args[0]} and the "
                     "recorded stack has no such name: add it to the stack's Deployment "
-                    "(local_runner/stack.py, tests/support/api.py)"
+                    "(local_runner/stack.py, tests/support/api.py)",
                 )
-                if problem not in report.other:
-                    report.other.append(problem)
                 continue
             if allowing and not denied:
                 for grant, action in allowing:
@@ -462,6 +462,11 @@ def check(
                     "remove the note"
                 )
     return report
+
+
+def _once(problems: list[str], problem: str) -> None:
+    if problem not in problems:
+        problems.append(problem)
 
 
 def _grants(grant: Grant, need: Needed, resolve: tpl.Resolver) -> bool:
