@@ -92,4 +92,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         directory = terminalreporter.config.stash[_DIRECTORY]
         terminalreporter.write_line(f"(the recorded calls are in {directory})")
     else:
-        terminalreporter.write_line(report.text() + ": every call allowed, every grant used")
+        terminalreporter.write_line(
+            report.text() + ": every call allowed, every grant used or its reason given"
+        )
