@@ -49,6 +49,8 @@ _RESOURCE_PARAMETERS = (
     "KeyId",
     "Namespace",
     "Delete",
+    "CopySource",
+    "FunctionName",
 )
 
 

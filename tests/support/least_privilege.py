@@ -71,6 +71,7 @@ S3_ACTIONS: dict[str, tuple[str, str]] = {
     ),
     "GetBucketVersioning": ("s3:GetBucketVersioning", "s3:GetBucketVersioning"),
     "GetObjectAttributes": ("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"),
+    "SelectObjectContent": ("s3:GetObject", "s3:GetObject"),
 }
 
 
@@ -144,6 +145,10 @@ def needed(call: Call) -> list[Needed]:  # noqa: PLR0911 - one return per servic
         arn = params.get("executionArn") or params.get("stateMachineArn")
         if arn:
             return [Needed(f"states:{call.operation}", str(arn))]
+    if call.service == "lambda" and call.operation == "Invoke":
+        name = str(params["FunctionName"])
+        arn = name if name.startswith("arn:") else _arn("lambda", f"function:{name}")
+        return [Needed("lambda:InvokeFunction", arn)]
     if call.service == "kms" and "KeyId" in params:
         return [Needed(f"kms:{call.operation}", str(params["KeyId"]))]
     if call.service == "monitoring" and call.operation == "PutMetricData":
@@ -163,6 +168,18 @@ def _s3_needed(operation: str, params: Mapping[str, Any]) -> list[Needed]:
                 f"arn:{PARTITION}:s3:::{bucket}/{item['Key']}",
             )
             for item in params["Delete"]["Objects"]
+        ]
+    if operation == "CopyObject":  # the copy is written, and its source read
+        source = params["CopySource"]
+        if isinstance(source, Mapping):
+            source_arn = f"arn:{PARTITION}:s3:::{source['Bucket']}/{source['Key']}"
+            versioned_source = "VersionId" in source
+        else:
+            path, _, version = str(source).lstrip("/").partition("?versionId=")
+            source_arn, versioned_source = f"arn:{PARTITION}:s3:::{path}", bool(version)
+        return [
+            Needed("s3:PutObject", f"arn:{PARTITION}:s3:::{bucket}/{params['Key']}"),
+            Needed("s3:GetObjectVersion" if versioned_source else "s3:GetObject", source_arn),
         ]
     plain, versioned = S3_ACTIONS.get(operation, (f"s3:{operation}", f"s3:{operation}"))
     action = versioned if "VersionId" in params else plain

@@ -121,6 +121,26 @@ def test_an_s3_call_needs_the_action_and_resource_aws_authorises_it_as(
     assert needed(s3_call("F", operation, **params)) == [Needed(action, resource)]
 
 
+def test_a_copy_needs_to_write_its_target_and_read_its_source() -> None:
+    call = s3_call("F", "CopyObject", Key="b.tar", CopySource=f"{BUCKET}/a.tar?versionId=v1")
+
+    assert needed(call) == [
+        Needed("s3:PutObject", f"arn:aws:s3:::{BUCKET}/b.tar"),
+        Needed("s3:GetObjectVersion", f"arn:aws:s3:::{BUCKET}/a.tar"),
+    ]
+
+
+def test_a_lambda_invoke_needs_invoke_function_on_the_functions_arn() -> None:
+    call = Call("F", "stack", "lambda", "Invoke", {"FunctionName": "VerifyShardFunction"})
+
+    assert needed(call) == [
+        Needed(
+            "lambda:InvokeFunction",
+            "arn:aws:lambda:us-east-1:123456789012:function:VerifyShardFunction",
+        )
+    ]
+
+
 def test_iam_wildcards_span_any_characters_or_exactly_one_and_actions_ignore_case() -> None:
     assert matches("arn:aws:states:*:execution:m:*", "arn:aws:states:us-east-1:1:execution:m:x")
     assert matches(
