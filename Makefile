@@ -52,7 +52,8 @@ template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) validate --lint --template template.yaml
 	$(SAM_VENV)/bin/python tests/tools/lint_translated_template.py template.yaml
 
-# The structural template tests translate template.yaml with the SAM CLI's translator.
+# The structural template tests translate template.yaml with the SAM CLI's translator. The run
+# ends with the least-privilege check of every AWS call the handlers made (README, Development).
 pytest: $(VENV)/.installed $(SAM_VENV)/.installed
 	scripts/ensure-influxdb
 	$(PY) -m pytest -n 2
