@@ -3,7 +3,8 @@
 ``source_servers()`` (the copier tests' ``serve`` fixture) gives ``start(data, ...)``, which
 returns a running ``SourceServer`` whose ``behaviour`` can be changed between
 calls. It serves ``data`` (zero-copy) to GET, honouring ``Range`` or not, with ``Content-Length``
-or chunked, and can fail, drop, truncate or misannounce on demand. Every request is recorded.
+or chunked, with a strong ``ETag`` derived from ``data`` (or none) honouring ``If-Range``, and can
+fail, drop, truncate or misannounce on demand. Every request is recorded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import socket
 import struct
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,6 +55,7 @@ class SourceBehaviour:
     announce_extra: int = 0  # announce this many more bytes than sent (Content-Length/-Range)
     credentials: tuple[str, str] | None = None  # require this basic auth
     range_cap: int | None = None  # answer a range with at most this many bytes (legal, rare)
+    etag: bool = True  # a strong ETag of ``data`` (a new ``data`` gets a new one); If-Range
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -64,6 +67,11 @@ class SourceBehaviour:
                 return False
             setattr(self, counter, left - 1)
             return True
+
+    def current_etag(self) -> str | None:
+        if not self.etag:
+            return None
+        return f'"{len(self.data):x}-{zlib.crc32(self.data):08x}"'
 
     @property
     def gets(self) -> list[RecordedRequest]:
@@ -123,6 +131,10 @@ class _Handler(BaseHTTPRequestHandler):
         status = 200
         requested = self.headers.get("Range")
         match = _RANGE.match(requested or "")
+        etag = behaviour.current_etag()
+        if_range = self.headers.get("If-Range")
+        if if_range is not None and if_range != etag:
+            match = None  # a stale If-Range: the whole current body
         if behaviour.ranges and match:
             start = int(match.group(1))
             end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
@@ -135,6 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = data[start : end + 1]
         announced = len(body) + behaviour.announce_extra
         self.send_response(status)
+        if etag is not None:
+            self.send_header("ETag", etag)
         if status == 206:
             self.send_header(
                 "Content-Range",

@@ -11,6 +11,7 @@ import pytest
 from aiven_backup.copier import CopyConfig, CopyCursor, CopyDone, copy_url_to_s3
 from aiven_backup.errors import (
     BackupNotAvailable,
+    SourceChanged,
     SourceRejected,
     SourceTruncated,
     SourceUnavailable,
@@ -194,3 +195,49 @@ def test_an_empty_backup_becomes_an_empty_object(
     assert isinstance(done, CopyDone)
     assert (done.size, done.parts) == (0, 1)
     assert s3.head_object(Bucket=BUCKET, Key="b.tar")["ContentLength"] == 0
+
+
+@pytest.mark.parametrize("read_concurrency", [1, 4], ids=["sequential", "concurrent-ranges"])
+def test_every_ranged_request_after_the_first_probe_names_the_backup_in_if_range(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig, read_concurrency: int
+) -> None:
+    data = os.urandom(4 * PART + 5)
+    server = serve(data, ranges=True, reset_next=1, reset_after=PART // 2)
+    config = dataclasses.replace(small_parts, read_concurrency=read_concurrency)
+
+    done = _copy(s3, server, config)
+
+    assert isinstance(done, CopyDone)
+    assert stored_sha256(s3, "b.tar") == sha256(data)
+    etag = server.behaviour.current_etag()
+    first_probe, *later = server.behaviour.gets
+    assert "if-range" not in first_probe.headers  # nothing is known yet
+    ranged = [request for request in later if request.range is not None]
+    assert ranged  # the resumed read at least (sequential: the first read is a plain GET)
+    assert all(request.headers.get("if-range") == etag for request in ranged)
+
+
+def test_a_source_replaced_mid_copy_under_concurrent_ranges_fails_and_keeps_nothing(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+) -> None:
+    # Same size, other bytes, swapped while the first parts are in flight: the host answers
+    # the stale If-Range with 200 and the new ETag.
+    data = os.urandom(6 * PART)
+    server = serve(data, ranges=True, reset_next=1, reset_after=PART // 2)
+    replacement = os.urandom(len(data))
+    config = dataclasses.replace(small_parts, read_concurrency=2, upload_concurrency=2)
+    original_take = server.behaviour.take
+
+    def swap_at_the_reset(counter: str) -> bool:
+        taken = original_take(counter)
+        if counter == "reset_next" and taken:
+            server.behaviour.data = replacement
+        return taken
+
+    server.behaviour.take = swap_at_the_reset  # type: ignore[method-assign]
+
+    with pytest.raises(SourceChanged, match="changed during the copy"):
+        _copy(s3, server, config)
+
+    assert not incomplete_upload_ids(s3)
+    assert not object_keys(s3)

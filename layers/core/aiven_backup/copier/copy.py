@@ -31,12 +31,11 @@ from aiven_backup.copier.multipart import MultipartUpload, UploadedPart
 from aiven_backup.copier.outcome import CopyCursor, CopyDone
 from aiven_backup.copier.part_size import PartPlan, plan_parts
 from aiven_backup.copier.reader import probe_with_retries
-from aiven_backup.copier.source import HttpSource, SourceInfo
+from aiven_backup.copier.source import HttpSource, SourceInfo, Validators, source_changed
 from aiven_backup.copier.upload_body import prepare_client
 from aiven_backup.errors import (
     BackupError,
     InvalidExecutionInput,
-    SourceChanged,
     SourceTruncated,
     TransientError,
     UploadFailed,
@@ -85,12 +84,14 @@ def copy_url_to_s3(
         )
         if cursor is None:
             info = probe_with_retries(source, retry)
+            source.pin(info.validators)  # this backup, for the rest of the copy
             plan = plan_parts(info.size, config)
             upload = MultipartUpload.create(s3, bucket, key, retry)
             ledger = PartLedger(next_part=1, offset=0, crc32=0, earlier=[])
             total = info.size
         else:
             upload = MultipartUpload(s3, bucket, key, cursor.upload_id, retry)
+            source.pin(Validators(etag=cursor.etag, last_modified=cursor.last_modified))
             with _aborted_on_fatal(upload):
                 info = probe_with_retries(source, retry)
                 plan, ledger, total = _resume(source, upload, cursor, info)
@@ -103,7 +104,9 @@ def copy_url_to_s3(
             config=config,
             retry=retry,
             total=total,
-            ranged=info.accepts_ranges,
+            # Ranged reads need a validator to tell the same backup from a replaced one of the
+            # same size; without one every re-read starts at byte 0 and its CRC32 is checked.
+            ranged=info.accepts_ranges and source.pinned.known,
             prefix_crc=ledger.crc32,
             progress=progress,
         )
@@ -188,10 +191,9 @@ def _resume(
 ) -> tuple[PartPlan, PartLedger, int | None]:
     """Check the cursor against the source and against S3's list of parts."""
     if cursor.total_size is not None and info.size is not None and info.size != cursor.total_size:
-        raise SourceChanged(
-            f"the backup at {source.display} is {info.size} bytes now but was "
-            f"{cursor.total_size} bytes when the copy started: a different backup replaced it. "
-            "Start the copy again."
+        raise source_changed(
+            source.display,
+            f"it is {info.size} bytes now but was {cursor.total_size} bytes when the copy started",
         )
     plan = PartPlan(
         base_size=cursor.part_size,
@@ -235,6 +237,8 @@ def _cursor(job: CopyJob) -> CopyCursor:
         total_size=job.plan.total_size,
         crc32=job.ledger.crc32,
         max_part_size=job.plan.max_part_size,
+        etag=job.source.pinned.etag,
+        last_modified=job.source.pinned.last_modified,
     )
 
 

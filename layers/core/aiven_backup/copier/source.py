@@ -5,6 +5,14 @@ Only the URL's own basic auth is ever sent (credentials are moved out of the URL
 requested without content coding so byte offsets mean the same thing in every request. Logs and
 errors name the source by ``scheme://host/path`` only.
 
+The source's identity: the first probe of a copy records its validators (``ETag``,
+``Last-Modified``) and size, and they are pinned on the source (``pin``) for the rest of the copy,
+across invocations (the cursor carries them). Every later ranged request then sends ``If-Range``
+(the strong ETag, else the date), so a host whose backup was replaced answers 200 with the new
+backup instead of splicing its bytes onto the old one, and every answer's validators are compared
+with the pinned ones: a difference raises ``SourceChanged``. Bytes re-read without ``Range`` are
+checked by their CRC32 instead (``SourceBody.skip_to``).
+
 A failed attempt that may succeed on retry raises ``TransientSourceError`` (internal); the
 readers in ``reader.py`` retry and turn exhaustion into ``SourceUnavailable`` or
 ``SourceTruncated``.
@@ -15,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -30,12 +38,68 @@ _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECA
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
 
 
+_MAX_VALIDATOR = 256  # longer ETag / Last-Modified values are not trusted as identity
+
+
+@dataclass(frozen=True)
+class Validators:
+    """The source's identity as its host states it: ``ETag`` and ``Last-Modified`` (None: not
+    sent). Both are opaque strings, compared exactly."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @classmethod
+    def of(cls, headers: Mapping[str, str]) -> Validators:
+        def value(name: str) -> str | None:
+            text = (headers.get(name) or "").strip()
+            return text if text and len(text) <= _MAX_VALIDATOR and text.isprintable() else None
+
+        return cls(etag=value("ETag"), last_modified=value("Last-Modified"))
+
+    @property
+    def known(self) -> bool:
+        """Whether the host identifies the backup at all."""
+        return self.etag is not None or self.last_modified is not None
+
+    @property
+    def if_range(self) -> str | None:
+        """The ``If-Range`` value: the strong ETag, else the date (a weak ETag may not be used,
+        RFC 9110 13.1.5); None when there is neither."""
+        if self.etag is not None and not self.etag.startswith("W/"):
+            return self.etag
+        return self.last_modified
+
+    def difference(self, answer: Validators) -> str | None:
+        """How ``answer`` contradicts these validators (one recorded here and changed or gone
+        there), or None when it does not."""
+        for name, pinned, now in (
+            ("ETag", self.etag, answer.etag),
+            ("Last-Modified", self.last_modified, answer.last_modified),
+        ):
+            if pinned is not None and now != pinned:
+                shown = "no longer sent" if now is None else f"now {now}"
+                return f"its {name} is {shown} (it was {pinned} when the copy started)"
+        return None
+
+
 @dataclass(frozen=True)
 class SourceInfo:
-    """What a probe learnt: the size (None: unknown, e.g. chunked) and whether ranges work."""
+    """What a probe learnt: the size (None: unknown, e.g. chunked), whether ranges work, and the
+    validators the host sent."""
 
     size: int | None
     accepts_ranges: bool
+    validators: Validators = Validators()
+
+
+def source_changed(display: str, detail: str) -> SourceChanged:
+    """The one message for a backup that changed under the copier."""
+    return SourceChanged(
+        f"the backup at {display} changed during the copy: {detail}. Its bytes would mix two "
+        "backups, so nothing was stored (the partial upload is aborted); a new run will copy the "
+        "current one."
+    )
 
 
 class TransientSourceError(Exception):
@@ -154,8 +218,12 @@ class SourceBody:
             self.position += filled
         return filled
 
-    def skip_to(self, offset: int, crc: int | None = None) -> int | None:
-        """Discard bytes up to ``offset``; returns their CRC32 continued from ``crc`` if given."""
+    def skip_to(self, offset: int, expected_crc: int | None = None) -> int:
+        """Discard the body's bytes up to ``offset`` and return their CRC32 (of the bytes from
+        ``start``); when ``expected_crc`` is given (that of the same bytes as read before), a
+        different CRC32 raises ``SourceChanged``: the host now serves other bytes there."""
+        skipped_from = self.position
+        crc = 0
         while self.position < offset:
             if not self._pending:
                 chunk = self._next_chunk()
@@ -167,10 +235,15 @@ class SourceBody:
                     )
                 self._pending = chunk
             take = min(len(self._pending), offset - self.position)
-            if crc is not None:
-                crc = zlib.crc32(self._pending[:take], crc)
+            crc = zlib.crc32(self._pending[:take], crc)
             self._pending = self._pending[take:]
             self.position += take
+        if expected_crc is not None and crc != expected_crc:
+            raise source_changed(
+                self._display,
+                f"its bytes {skipped_from} to {offset} differ from those already read (CRC32 "
+                f"{crc:08x}, expected {expected_crc:08x})",
+            )
         return crc
 
 
@@ -204,6 +277,29 @@ class HttpSource:
         self._timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=read_timeout, pool=read_timeout
         )
+        self.pinned = Validators()
+
+    def pin(self, validators: Validators) -> None:
+        """Hold every later answer to ``validators`` (the copy's first probe's), and send
+        ``If-Range`` with them on ranged requests."""
+        self.pinned = validators
+
+    def _headers(self, byte_range: str | None) -> dict[str, str]:
+        headers = {"Accept-Encoding": "identity"}
+        if byte_range is not None:
+            headers["Range"] = byte_range
+            if_range = self.pinned.if_range
+            if if_range is not None:
+                headers["If-Range"] = if_range
+        return headers
+
+    def _check_identity(self, response: httpx.Response) -> Validators:
+        """The answer's validators; ``SourceChanged`` when they contradict the pinned ones."""
+        answer = Validators.of(response.headers)
+        difference = self.pinned.difference(answer)
+        if difference is not None:
+            raise source_changed(self.display, difference)
+        return answer
 
     def _send(self, headers: dict[str, str]) -> httpx.Response:
         try:
@@ -257,9 +353,12 @@ class HttpSource:
 
     def probe(self) -> SourceInfo:
         """One ranged GET of the first byte: the size, and whether ``Range`` is honoured."""
-        response = self._send({"Range": "bytes=0-0", "Accept-Encoding": "identity"})
+        response = self._send(self._headers("bytes=0-0"))
         try:
             self._check_status(response)
+            validators = Validators()
+            if response.status_code != 416:
+                validators = self._check_identity(response)
             if response.status_code == 416:
                 match = _UNSATISFIED_RANGE.match(response.headers.get("Content-Range", ""))
                 if match is None or int(match.group(1)) == 0:
@@ -277,9 +376,11 @@ class HttpSource:
                     )
                 total = match.group(3)
                 if total == "*":
-                    return SourceInfo(size=None, accepts_ranges=False)
-                return SourceInfo(size=int(total), accepts_ranges=True)
-            return SourceInfo(size=_content_length(response), accepts_ranges=False)
+                    return SourceInfo(size=None, accepts_ranges=False, validators=validators)
+                return SourceInfo(size=int(total), accepts_ranges=True, validators=validators)
+            return SourceInfo(
+                size=_content_length(response), accepts_ranges=False, validators=validators
+            )
         finally:
             response.close()
 
@@ -289,12 +390,14 @@ class HttpSource:
         ``start == 0`` with no ``end`` is a plain GET. A server that ignores ``Range`` answers
         200 from byte 0: the body says so (``start``) and the caller skips ahead.
         """
-        headers = {"Accept-Encoding": "identity"}
+        byte_range = None
         if start > 0 or end is not None:
-            headers["Range"] = f"bytes={start}-{'' if end is None else end}"
-        response = self._send(headers)
+            byte_range = f"bytes={start}-{'' if end is None else end}"
+        response = self._send(self._headers(byte_range))
         try:
             self._check_status(response)
+            if response.status_code != 416:
+                self._check_identity(response)
             return self._body(response, start)
         except BaseException:
             response.close()
@@ -304,9 +407,8 @@ class HttpSource:
         if response.status_code == 416:
             match = _UNSATISFIED_RANGE.match(response.headers.get("Content-Range", ""))
             now = f"{match.group(1)} bytes" if match else "a different size"
-            raise SourceChanged(
-                f"the backup at {self.display} no longer has byte {requested_start} (it is "
-                f"{now} now): it changed while being copied. Start the copy again."
+            raise source_changed(
+                self.display, f"it no longer has byte {requested_start} (it is {now} now)"
             )
         if response.status_code == 206:
             match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
