@@ -13,8 +13,10 @@ import base64
 import contextlib
 import re
 import socket
+import ssl
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -56,6 +58,11 @@ class SourceBehaviour:
     credentials: tuple[str, str] | None = None  # require this basic auth
     range_cap: int | None = None  # answer a range with at most this many bytes (legal, rare)
     etag: bool = True  # a strong ETag of ``data`` (a new ``data`` gets a new one); If-Range
+    content_encoding: str | None = None  # send this Content-Encoding (the body is not coded)
+    stall_next: int = 0  # go silent for ``stall_seconds`` after ``stall_after`` bytes (not probes)
+    stall_after: int = 0
+    stall_seconds: float = 0.0
+    hang_up_idle: bool = False  # close every connection after its answer, without saying so
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -149,6 +156,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         if etag is not None:
             self.send_header("ETag", etag)
+        if behaviour.content_encoding is not None:
+            self.send_header("Content-Encoding", behaviour.content_encoding)
         if status == 206:
             self.send_header(
                 "Content-Range",
@@ -161,9 +170,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         resets = len(body) > behaviour.reset_after and behaviour.take("reset_next")
         reset_at = behaviour.reset_after if resets else None
+        probe = requested == "bytes=0-0"  # hangs up after a byte, even given the whole body
+        if not probe and len(body) > behaviour.stall_after and behaviour.take("stall_next"):
+            self._write_piece(body[: behaviour.stall_after], behaviour.content_length)
+            time.sleep(behaviour.stall_seconds)  # the client's read timeout should fire
+            self._reset()
+            return
         send = len(body) - behaviour.truncate_by if behaviour.truncate_by else len(body)
         self._write_body(body[: max(send, 0)], behaviour.content_length, reset_at)
-        if behaviour.truncate_by or behaviour.announce_extra:
+        if behaviour.truncate_by or behaviour.announce_extra or behaviour.hang_up_idle:
             self.close_connection = True
         elif not behaviour.content_length and reset_at is None:
             self.wfile.write(b"0\r\n\r\n")
@@ -199,9 +214,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, behaviour: SourceBehaviour) -> None:
+    def __init__(self, behaviour: SourceBehaviour, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.behaviour = behaviour
+        self.tls = tls
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Connections reset on purpose are not errors worth printing."""
@@ -211,13 +229,14 @@ class _Server(ThreadingHTTPServer):
 class SourceServer:
     behaviour: SourceBehaviour
     port: int
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/backups/metrics-influx.tar"
+        return f"{self.scheme}://127.0.0.1:{self.port}/backups/metrics-influx.tar"
 
     def url_with_credentials(self, user: str, password: str) -> str:
-        return f"http://{user}:{password}@127.0.0.1:{self.port}/backups/metrics-influx.tar"
+        return f"{self.scheme}://{user}:{password}@127.0.0.1:{self.port}/backups/metrics-influx.tar"
 
 
 ServeSource = Callable[..., SourceServer]
@@ -225,16 +244,21 @@ ServeSource = Callable[..., SourceServer]
 
 @contextlib.contextmanager
 def source_servers() -> Iterator[ServeSource]:
-    """``start(data, **switches)`` starts a loopback source server; all are stopped on exit."""
+    """``start(data, tls=None, **switches)`` starts a loopback source server (https with the
+    server-side ``tls`` context); all are stopped on exit."""
     servers: list[_Server] = []
 
-    def start(data: bytes, **switches: Any) -> SourceServer:
-        server = _Server(SourceBehaviour(data=data, **switches))
+    def start(data: bytes, tls: ssl.SSLContext | None = None, **switches: Any) -> SourceServer:
+        server = _Server(SourceBehaviour(data=data, **switches), tls)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
         thread.daemon = True
         thread.start()
         servers.append(server)
-        return SourceServer(behaviour=server.behaviour, port=server.server_address[1])
+        return SourceServer(
+            behaviour=server.behaviour,
+            port=server.server_address[1],
+            scheme="http" if tls is None else "https",
+        )
 
     try:
         yield start

@@ -16,11 +16,10 @@ persists). The workflow's failure path calls ``abort_incomplete_uploads`` for th
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
-
-import httpx
 
 from aiven_backup.copier.budget import Budget
 from aiven_backup.copier.checksum import crc32_to_base64
@@ -60,7 +59,7 @@ def copy_url_to_s3(
     time_budget_s: float,
     cursor: CopyCursor | None = None,
     config: CopyConfig = DEFAULT_CONFIG,
-    http_client: httpx.Client | None = None,
+    ssl_context: ssl.SSLContext | None = None,
     progress: ProgressCallback | None = None,
 ) -> CopyDone | CopyCursor:
     """Copy ``url`` into ``s3://bucket/key`` for at most about ``time_budget_s`` seconds.
@@ -71,17 +70,20 @@ def copy_url_to_s3(
     reads the last byte also completes and verifies the object, so leave a margin for that.
     ``s3`` is shared by the uploader threads (give it ``max_pool_connections`` >=
     ``config.upload_concurrency``). ``progress(bytes_done, total)`` is called from this thread.
+    ``ssl_context`` replaces the system CA bundle for an https download (tests).
     """
     budget = Budget(time_budget_s)
     retry = RetryScope(config.retry_policy, deadline=budget.deadline)
     prepare_client(s3)
     _warn_if_pool_too_small(s3, config)
-    own_client = http_client is None
-    client = http_client or _new_http_client(config)
-    try:
-        source = HttpSource(
-            url, client, connect_timeout=config.connect_timeout, read_timeout=config.read_timeout
-        )
+    source = HttpSource(
+        url,
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        ssl_context=ssl_context,
+        max_connections=max(config.read_concurrency, 1) + 1,
+    )
+    with source:
         if cursor is None:
             info = probe_with_retries(source, retry)
             source.pin(info.validators)  # this backup, for the rest of the copy
@@ -112,9 +114,6 @@ def copy_url_to_s3(
         )
         with _aborted_on_fatal(upload):
             return _copy_parts(job)
-    finally:
-        if own_client:
-            client.close()
 
 
 def _copy_parts(job: CopyJob) -> CopyDone | CopyCursor:
@@ -122,7 +121,9 @@ def _copy_parts(job: CopyJob) -> CopyDone | CopyCursor:
     ledger = job.ledger
     first_part = ledger.next_part
     logger.info(
-        "copying",
+        "copying %s to %s",
+        job.source.display,
+        job.upload.location,
         extra={
             "source": job.source.display,
             "destination": job.upload.location,
@@ -150,15 +151,6 @@ def _copy_parts(job: CopyJob) -> CopyDone | CopyCursor:
         )
         return _cursor(job)
     return _complete(job)
-
-
-def _new_http_client(config: CopyConfig) -> httpx.Client:
-    connections = max(config.read_concurrency, 1) + 2
-    return httpx.Client(
-        timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        follow_redirects=False,
-    )
 
 
 def _warn_if_pool_too_small(s3: S3Client, config: CopyConfig) -> None:

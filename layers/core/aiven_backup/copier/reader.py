@@ -12,8 +12,7 @@ and then raise ``SourceTruncated`` when the body kept ending early, else ``Sourc
 from __future__ import annotations
 
 import logging
-
-import httpx
+import ssl
 
 from aiven_backup.copier.budget import CopyStoppedError
 from aiven_backup.copier.checksum import crc32_combine, crc32_of
@@ -49,7 +48,7 @@ def probe_with_retries(source: HttpSource, retry: RetryScope) -> SourceInfo:
 def probe_source(
     url: str,
     *,
-    client: httpx.Client | None = None,
+    ssl_context: ssl.SSLContext | None = None,
     timeout: float = 30.0,
     config: CopyConfig | None = None,
     deadline: float | None = None,
@@ -60,17 +59,13 @@ def probe_source(
     ``BackupNotAvailable``; 3xx, 401, 403 and other 4xx raise ``SourceRejected``; 5xx, 429 and
     connection faults are retried (``config``'s retry settings) and then raise
     ``SourceUnavailable``. ``timeout`` bounds connecting and each read; no retry waits past
-    ``deadline`` (``time.monotonic()``).
+    ``deadline`` (``time.monotonic()``). ``ssl_context`` replaces the system CA bundle (tests).
     """
     settings = config or CopyConfig()
-    own_client = client is None
-    http = client or httpx.Client()
-    try:
-        source = HttpSource(url, http, connect_timeout=timeout, read_timeout=timeout)
+    with HttpSource(
+        url, connect_timeout=timeout, read_timeout=timeout, ssl_context=ssl_context
+    ) as source:
         return probe_with_retries(source, RetryScope(settings.retry_policy, deadline=deadline))
-    finally:
-        if own_client:
-            http.close()
 
 
 class _ReadAttempts:
