@@ -63,6 +63,7 @@ class SourceBehaviour:
     stall_after: int = 0
     stall_seconds: float = 0.0
     hang_up_idle: bool = False  # close every connection after its answer, without saying so
+    ignore_range_next: int = 0  # answer this many ranged GETs (not probes) 200 with everything
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -142,6 +143,8 @@ class _Handler(BaseHTTPRequestHandler):
         if_range = self.headers.get("If-Range")
         if if_range is not None and if_range != etag:
             match = None  # a stale If-Range: the whole current body
+        if match and requested != "bytes=0-0" and behaviour.take("ignore_range_next"):
+            match = None  # Range ignored this time (a cache or proxy in front, say)
         if behaviour.ranges and match:
             start = int(match.group(1))
             end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1

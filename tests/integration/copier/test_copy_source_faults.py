@@ -290,3 +290,21 @@ def test_a_kept_alive_connection_the_host_closed_is_replaced_without_spending_an
     assert isinstance(done, CopyDone)
     assert stored_sha256(s3, "b.tar") == sha256(data)
     assert len(server.behaviour.gets) == 1 + 4  # the probe and one GET per part, none repeated
+
+
+@pytest.mark.parametrize("read_concurrency", [1, 4], ids=["sequential", "concurrent-ranges"])
+def test_a_ranged_request_answered_200_with_the_whole_backup_is_skipped_ahead_correctly(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig, read_concurrency: int
+) -> None:
+    # The probe saw Range honoured; every later ranged GET gets the whole body (same ETag).
+    data = os.urandom(5 * PART + 11)
+    server = serve(
+        data, ranges=True, ignore_range_next=10**6, reset_next=1, reset_after=PART + PART // 2
+    )
+    config = dataclasses.replace(small_parts, read_concurrency=read_concurrency)
+
+    done = _copy(s3, server, config)
+
+    assert isinstance(done, CopyDone)
+    assert stored_sha256(s3, "b.tar") == sha256(data)
+    assert server.behaviour.ignore_range_next < 10**6  # ranged GETs really got a 200
