@@ -186,7 +186,7 @@ class Answer:
 
 
 _SKIP_BUFFER = 1024 * 1024
-_READ_SLICE = 1024 * 1024  # BufferedReader.readinto fills it in C, one TLS record after another
+_READ_SLICE = 1024 * 1024  # one readinto call (filled in C); a failed call loses at most this
 
 
 class SourceBody:
