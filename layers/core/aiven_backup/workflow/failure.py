@@ -40,6 +40,7 @@ from aiven_backup.errors import (
     CleanupIncomplete,
     InvalidExecutionInput,
     NotAnInfluxBackup,
+    SourceChanged,
 )
 from aiven_backup.metrics import MetricsSink, failure_metrics
 from aiven_backup.redaction import redact
@@ -65,8 +66,11 @@ UNVERIFIED_TAGS = {
     RETENTION_CLASS_TAG: RetentionClass.FAILED.value,
 }
 
-# Errors that prove the copied object is not an InfluxDB portable backup (or not all of one).
-_DISPROVED_BY_VERIFICATION = frozenset({NotAnInfluxBackup.__name__, BackupFileMissing.__name__})
+# Errors that prove the copied object is not an InfluxDB portable backup (or not all of one), or
+# may mix two backups (the source changed during the copy: a new run copies the current one).
+_DISPROVED_BY_VERIFICATION = frozenset(
+    {NotAnInfluxBackup.__name__, BackupFileMissing.__name__, SourceChanged.__name__}
+)
 
 
 class CopiedObjectVerdict(enum.Enum):
