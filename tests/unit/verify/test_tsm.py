@@ -1,0 +1,177 @@
+"""One TSM file checked like ``influx_inspect verify`` does, and its points counted from block
+headers only: the counts equal a full decode of every timestamp, for every timestamp encoding."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from aiven_backup.verify.tsm import (
+    InMemoryTsm,
+    MeasurementTotals,
+    TsmProblem,
+    check_tsm,
+    count_timestamps,
+    measurement_of,
+)
+from local_runner.sample_backup import SampleSeries, sample_backup_files
+from tests.support.tsm import (
+    corrupt_block,
+    decode_all,
+    index_entries,
+    shard_files,
+    shard_members,
+    timestamp_encoding,
+    with_block_crc_fixed,
+    with_byte_flipped,
+)
+
+SERIES = (
+    SampleSeries(b"cpu,host=a#!~#usage", timestamps="rle"),
+    SampleSeries(b"cpu,host=a#!~#idle", timestamps="simple8b"),
+    SampleSeries(b"cpu,host=b#!~#usage", timestamps="raw"),
+    SampleSeries(b"disk,host=a,path=/#!~#full", kind="boolean", timestamps="rle"),
+    SampleSeries(b"w\\,eird\\ name,t=1#!~#ok", kind="boolean", timestamps="simple8b"),
+)
+
+
+def _tsm(points_per_series: int = 2500, series: tuple[SampleSeries, ...] = SERIES) -> bytes:
+    files = sample_backup_files(
+        databases={"db": ("autogen",)},
+        shards_per_policy=1,
+        series=series,
+        points_per_series=points_per_series,
+    )
+    (shard,) = shard_files(files)
+    (tsm,) = shard_members(shard.data).values()
+    return tsm
+
+
+def _check(tsm: bytes) -> MeasurementTotals:
+    totals: MeasurementTotals = {}
+    check_tsm(InMemoryTsm(tsm), totals)
+    return totals
+
+
+def test_counts_series_fields_blocks_points_and_time_range_per_measurement() -> None:
+    tsm = _tsm()
+    truth = decode_all(tsm)
+
+    totals = _check(tsm)
+
+    assert sorted(totals) == ["cpu", "disk", "w,eird name"]
+    cpu = totals["cpu"]
+    assert cpu.series == {b"cpu,host=a", b"cpu,host=b"}
+    assert cpu.fields == {"idle", "usage"}
+    assert cpu.blocks == 9  # 3 series fields x (1000 + 1000 + 500 points)
+    assert cpu.points == 7500
+    cpu_keys = [k for k in truth if k.startswith(b"cpu,")]
+    assert cpu.first_ns == min(truth[k].first for k in cpu_keys)
+    assert cpu.last_ns == max(truth[k].last for k in cpu_keys)
+    for name, key in (("disk", b"disk,host=a,path=/#!~#full"), ("w,eird name", SERIES[4].key)):
+        assert len(totals[name].series) == 1
+        assert totals[name].points == truth[key].points == 2500
+        assert totals[name].blocks == 3
+        assert (totals[name].first_ns, totals[name].last_ns) == (truth[key].first, truth[key].last)
+
+
+@pytest.mark.parametrize("encoding", ["raw", "rle", "simple8b"])
+@pytest.mark.parametrize("points", [1, 2, 3, 239, 240, 241, 1000])
+def test_header_count_equals_a_full_decode(encoding: str, points: int) -> None:
+    tsm = _tsm(points, (SampleSeries(b"m,t=1#!~#f", timestamps=encoding),))
+
+    (entry,) = index_entries(tsm)
+    block = tsm[entry.offset + 4 : entry.offset + entry.size]
+
+    assert count_timestamps(block[1:]) == decode_all(tsm)[b"m,t=1#!~#f"].points == points
+
+
+def test_simple8b_runs_of_ones_count_240_and_120_per_word() -> None:
+    ones = struct.pack(">QQ", 0, 1 << 60)  # selector 0 (240 ones), selector 1 (120 ones)
+    times = bytes([0x10]) + struct.pack(">Q", 5) + ones
+
+    assert count_timestamps(bytes([len(times)]) + times) == 1 + 240 + 120
+
+
+def test_the_sample_covers_every_timestamp_encoding_and_two_block_types() -> None:
+    tsm = _tsm()
+
+    encodings = {timestamp_encoding(tsm, e) for e in index_entries(tsm)}
+    types = {e.block_type for e in index_entries(tsm)}
+
+    assert encodings == {0, 1, 2}
+    assert types == {1, 2}  # integer, boolean
+
+
+def test_a_flipped_byte_in_a_block_fails_its_crc_naming_the_key_and_block() -> None:
+    tsm = _tsm()
+    entry = [e for e in index_entries(tsm) if e.key == b"cpu,host=b#!~#usage"][1]
+
+    with pytest.raises(TsmProblem, match=r"block 1 of key 'cpu,host=b#!~#usage'.*CRC32"):
+        _check(corrupt_block(tsm, entry))
+
+
+def test_a_block_whose_type_differs_from_the_index_is_damage_even_with_a_good_crc() -> None:
+    tsm = _tsm()
+    entry = next(index_entries(tsm))
+    changed = tsm[: entry.offset + 4] + b"\x03" + tsm[entry.offset + 5 :]
+
+    with pytest.raises(TsmProblem, match="is of type 3, the index says 1"):
+        _check(with_block_crc_fixed(changed, entry))
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda t: b"\x16\xd1\x16\xd2" + t[4:], "does not start with the TSM magic"),
+        (lambda t: t[:4] + b"\x02" + t[5:], "TSM version is 2"),
+        (lambda t: t[:-8] + struct.pack(">Q", len(t)), "footer puts the index at byte"),
+        (lambda t: t[:20], "footer puts the index|ends inside"),
+        (lambda t: t[:5], "too short for a TSM file"),
+    ],
+    ids=["magic", "version", "footer", "cut", "header-only"],
+)
+def test_header_footer_and_index_damage_is_named(damage: object, message: str) -> None:
+    tsm = _tsm(10)
+
+    with pytest.raises(TsmProblem, match=message):
+        _check(damage(tsm))  # type: ignore[operator]
+
+
+def test_an_index_entry_pointing_outside_the_data_is_damage() -> None:
+    tsm = _tsm(10)
+    (index_offset,) = struct.unpack(">Q", tsm[-8:])
+    key_length = struct.unpack_from(">H", tsm, index_offset)[0]
+    entry_at = index_offset + 2 + key_length + 3
+    moved = (
+        tsm[: entry_at + 16] + struct.pack(">Q", index_offset) + tsm[entry_at + 24 :]
+    )  # the offset field of the first block
+
+    with pytest.raises(TsmProblem, match="outside the data section"):
+        _check(moved)
+
+
+def test_a_flipped_byte_in_the_index_key_count_is_damage() -> None:
+    tsm = _tsm(10)
+    (index_offset,) = struct.unpack(">Q", tsm[-8:])
+    key_length = struct.unpack_from(">H", tsm, index_offset)[0]
+
+    with pytest.raises(TsmProblem):
+        _check(with_byte_flipped(tsm, index_offset + 2 + key_length + 1))
+
+
+@pytest.mark.parametrize(
+    ("series_key", "measurement"),
+    [
+        (b"cpu", "cpu"),
+        (b"cpu,host=a", "cpu"),
+        (b"w\\,eird\\ name,t=1", "w,eird name"),
+        (b"back\\slash,t=1", "back\\slash"),
+        (b"caf\xc3\xa9,t=1", "café"),
+    ],
+)
+def test_the_measurement_is_the_unescaped_name_before_the_first_unescaped_comma(
+    series_key: bytes, measurement: str
+) -> None:
+    assert measurement_of(series_key) == measurement
