@@ -205,3 +205,23 @@ def decode_all(tsm: bytes) -> dict[bytes, Decoded]:
         decoded.first = min(decoded.first, *times)
         decoded.last = max(decoded.last, *times)
     return out
+
+
+class FileSource:
+    """A ``RangeSource`` over a local file (one shard file of a backup directory)."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        with open(path, "rb") as file:
+            self._data = file.read()
+
+    @property
+    def location(self) -> str:
+        return self._path
+
+    @property
+    def size(self) -> int:
+        return len(self._data)
+
+    def read(self, offset: int, length: int) -> bytes:
+        return self._data[offset : offset + length]
