@@ -175,3 +175,26 @@ def test_the_measurement_is_the_unescaped_name_before_the_first_unescaped_comma(
     series_key: bytes, measurement: str
 ) -> None:
     assert measurement_of(series_key) == measurement
+
+
+@pytest.mark.parametrize("per_block", [1, 2, 15, 16, 127, 128, 1000])
+def test_totals_equal_a_full_decode_whatever_the_block_size(per_block: int) -> None:
+    files = sample_backup_files(
+        databases={"db": ("autogen",)},
+        shards_per_policy=1,
+        series=SERIES,
+        points_per_series=1200,
+        points_per_block=per_block,
+    )
+    (shard,) = shard_files(files)
+    (tsm,) = shard_members(shard.data).values()
+    truth = decode_all(tsm)
+
+    totals = _check(tsm)
+
+    for measurement, stats in totals.items():
+        keys = [k for k in truth if measurement_of(k.split(b"#!~#")[0]) == measurement]
+        assert stats.points == sum(truth[k].points for k in keys)
+        assert stats.blocks == sum(truth[k].blocks for k in keys)
+        assert stats.first_ns == min(truth[k].first for k in keys)
+        assert stats.last_ns == max(truth[k].last for k in keys)

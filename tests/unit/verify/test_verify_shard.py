@@ -284,3 +284,20 @@ def test_the_shard_is_read_in_chunks_of_the_chunk_size() -> None:
 
     assert max(length for _, length in source.reads) <= 1000
     assert sum(length for _, length in source.reads[1:]) == len(shard.data)
+
+
+def test_reading_ahead_or_not_finds_the_same() -> None:
+    shard = _shard()
+
+    ahead = _verify(shard, chunk_size=4096)
+    not_ahead = _verify(shard, chunk_size=4096, read_ahead=False)
+
+    assert ahead == not_ahead
+
+
+def test_an_object_that_ends_inside_the_shard_file_is_shard_corrupt() -> None:
+    shard = _shard()
+    member = replace(shard.member, size=shard.member.size + 100)
+
+    with pytest.raises(ShardCorrupt, match="the backup object ends at byte"):
+        verify_shard(shard.source, member, shard.entry, chunk_size=1 << 20)

@@ -13,6 +13,7 @@ import tarfile
 import tempfile
 import zlib
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import IO, Any, Protocol, cast
@@ -104,6 +105,7 @@ def verify_shard(
     scratch_dir: str | None = None,
     spool_threshold: int = SPOOL_THRESHOLD,
     chunk_size: int = CHUNK_SIZE,
+    read_ahead: bool = True,
 ) -> ShardReport:
     """Check the shard file ``member`` (which the manifest describes as ``entry``) completely and
     read what data it holds.
@@ -126,7 +128,31 @@ def verify_shard(
         raise ShardCorrupt(
             f"{where} is not gzip-compressed ({found}); {_CANNOT_RESTORE.format(entry=entry)}"
         )
-    stream = _InflatedShard(source, member, entry, chunk_size=chunk_size)
+    stream = _InflatedShard(source, member, entry, chunk_size=chunk_size, read_ahead=read_ahead)
+    try:
+        return _verify_stream(
+            stream,
+            member,
+            entry,
+            where=where,
+            scratch_dir=scratch_dir,
+            spool_threshold=spool_threshold,
+            chunk_size=chunk_size,
+        )
+    finally:
+        stream.close()
+
+
+def _verify_stream(
+    stream: _InflatedShard,
+    member: TarMember,
+    entry: ManifestEntry,
+    *,
+    where: str,
+    scratch_dir: str | None,
+    spool_threshold: int,
+    chunk_size: int,
+) -> ShardReport:
     scratch = scratch_dir if scratch_dir is not None else tempfile.gettempdir()
     totals: MeasurementTotals = {}
     prefix = f"{entry.database}/{entry.policy}/{entry.shard_id}"
@@ -269,14 +295,23 @@ class _InflatedShard:
     """
 
     def __init__(
-        self, source: RangeSource, member: TarMember, entry: ManifestEntry, *, chunk_size: int
+        self,
+        source: RangeSource,
+        member: TarMember,
+        entry: ManifestEntry,
+        *,
+        chunk_size: int,
+        read_ahead: bool,
     ) -> None:
         self._source = source
         self._member = member
         self._entry = entry
         self._chunk_size = chunk_size
         self._where = f"{source.location}: shard file {member.name}"
-        self._fetched = 0  # compressed bytes read from the source
+        self._fetched = 0  # compressed bytes read from the source and handed to zlib
+        self._requested = 0  # compressed bytes asked for (one chunk ahead with read-ahead)
+        self._pending: Future[bytes] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1) if read_ahead else None
         self._input = b""  # compressed bytes fetched but not yet given to zlib
         self._inflater = zlib.decompressobj(wbits=_GZIP_WBITS)
         self._members = 1
@@ -304,17 +339,37 @@ class _InflatedShard:
                 f"tar is {self._entry.size}; {_CANNOT_RESTORE.format(entry=self._entry)}"
             )
 
+    def close(self) -> None:
+        """Stop reading ahead (a pending read is waited for, its bytes dropped)."""
+        self._pending = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def _fetch(self) -> bytes:
-        length = min(self._chunk_size, self._member.size - self._fetched)
+        """The next chunk of compressed bytes (``b""`` at the end of the file); with read-ahead,
+        the chunk after it is already being read while this one is inflated."""
+        if self._pending is not None:
+            chunk, self._pending = self._pending.result(), None
+        else:
+            chunk = self._read_next()
+        if chunk and self._pool is not None and self._requested < self._member.size:
+            self._pending = self._pool.submit(self._read_next)
+        self._fetched += len(chunk)
+        return chunk
+
+    def _read_next(self) -> bytes:
+        offset = self._requested
+        length = min(self._chunk_size, self._member.size - offset)
         if length <= 0:
             return b""
-        chunk = self._source.read(self._member.offset + self._fetched, length)
-        if not chunk:
+        self._requested += length
+        chunk = self._source.read(self._member.offset + offset, length)
+        if len(chunk) != length:
             raise ShardCorrupt(
-                f"{self._where}: the backup object ends at byte {self._fetched} of this "
+                f"{self._where}: the backup object ends at byte {offset + len(chunk)} of this "
                 f"{self._member.size}-byte file; {_CANNOT_RESTORE.format(entry=self._entry)}"
             )
-        self._fetched += len(chunk)
         return chunk
 
     def _pump(self) -> None:

@@ -33,7 +33,6 @@ _FOOTER = struct.Struct(">Q")
 _KEY_LENGTH = struct.Struct(">H")
 _TYPE_AND_COUNT = struct.Struct(">BH")
 _ENTRY = struct.Struct(">qqQI")
-_CRC = struct.Struct(">I")
 
 _TIME_UNCOMPRESSED = 0
 _TIME_SIMPLE8B = 1
@@ -207,40 +206,85 @@ class _KeyStats:
 def _check_blocks(
     entries: memoryview, block_type: int, key: bytes, index_offset: int, data: TsmBytes
 ) -> tuple[int, int, int]:
+    """Every block of one key: in the data section, min <= max time, CRC32, type; returns the
+    points (from the timestamp headers) and the time range. The loop is the verifier's hot path
+    (one pass per block, CRC32 and header reads in C), so the checks share few branches."""
     points = 0
     first = 2**63 - 1
     last = -(2**63)
     crc32 = zlib.crc32
+    read = data.read
+    counts = _COUNT_BY_FIRST_BYTE
     for number, (min_time, max_time, offset, size) in enumerate(_ENTRY.iter_unpack(entries)):
-        if offset < HEADER_SIZE or offset + size > index_offset or size < 4 + 2:
+        if offset < HEADER_SIZE or offset + size > index_offset or size < 7 or min_time > max_time:
             raise TsmProblem(
-                f"block {number} of key {_shown(key)} lies at bytes {offset}..{offset + size}, "
-                f"outside the data section {HEADER_SIZE}..{index_offset}"
-            )
-        if min_time > max_time:
+                _entry_problem(number, key, min_time, max_time, offset=offset, size=size,
+                               index_offset=index_offset)
+            )  # fmt: skip
+        block = read(offset, size)
+        if crc32(block[4:]) != int.from_bytes(block[:4]) or block[4] != block_type:
             raise TsmProblem(
-                f"block {number} of key {_shown(key)} has min time {min_time} after its max "
-                f"time {max_time}"
-            )
-        block = data.read(offset, size)
-        (stored,) = _CRC.unpack_from(block)
-        if crc32(block[4:]) != stored:
-            raise TsmProblem(
-                f"block {number} of key {_shown(key)} (bytes {offset}..{offset + size}) fails "
-                "its CRC32 check"
-            )
-        if block[4] != block_type:
-            raise TsmProblem(
-                f"block {number} of key {_shown(key)} is of type {block[4]}, the index says "
-                f"{block_type} ({BLOCK_TYPES[block_type]})"
+                _block_problem(number, key, block, block_type=block_type, offset=offset, size=size)
             )
         try:
-            points += count_timestamps(block[5:])
+            points += _block_points(block, counts)
         except TsmProblem as problem:
             raise TsmProblem(f"block {number} of key {_shown(key)}: {problem}") from None
-        first = min(first, min_time)
-        last = max(last, max_time)
+        if min_time < first:  # noqa: PLR1730 - a comparison costs less than a min() call here
+            first = min_time
+        if max_time > last:  # noqa: PLR1730
+            last = max_time
     return points, first, last
+
+
+def _block_points(block: bytes | memoryview, counts: bytes) -> int:
+    """The points of a whole block (CRC first): the common one-byte-length headers read here,
+    anything else by ``count_timestamps``."""
+    length = block[5]
+    if length < 0x80 and len(block) > 6 + length:  # the timestamps' length is one varint byte
+        header = block[6] >> 4
+        if header == _TIME_RLE and length >= 10 and block[15] < 0x80 and block[16] < 0x80:
+            return block[16]  # one-byte delta, one-byte count
+        if header == _TIME_SIMPLE8B and length >= 9 and not (length - 9) & 7:
+            return 1 + sum(bytes(block[15 : 6 + length : 8]).translate(counts))
+        if header == _TIME_UNCOMPRESSED and not (length - 1) & 7:
+            return (length - 1) >> 3
+    return count_timestamps(block[5:])
+
+
+def _entry_problem(
+    number: int,
+    key: bytes,
+    min_time: int,
+    max_time: int,
+    *,
+    offset: int,
+    size: int,
+    index_offset: int,
+) -> str:
+    if min_time > max_time:
+        return (
+            f"block {number} of key {_shown(key)} has min time {min_time} after its max "
+            f"time {max_time}"
+        )
+    return (
+        f"block {number} of key {_shown(key)} lies at bytes {offset}..{offset + size}, "
+        f"outside the data section {HEADER_SIZE}..{index_offset}"
+    )
+
+
+def _block_problem(
+    number: int, key: bytes, block: bytes | memoryview, *, block_type: int, offset: int, size: int
+) -> str:
+    if zlib.crc32(block[4:]) != int.from_bytes(block[:4]):
+        return (
+            f"block {number} of key {_shown(key)} (bytes {offset}..{offset + size}) fails "
+            "its CRC32 check"
+        )
+    return (
+        f"block {number} of key {_shown(key)} is of type {block[4]}, the index says "
+        f"{block_type} ({BLOCK_TYPES[block_type]})"
+    )
 
 
 def count_timestamps(encoded: bytes | memoryview) -> int:
