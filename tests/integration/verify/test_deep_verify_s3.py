@@ -31,7 +31,7 @@ from tests.support.tsm import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from tests.support.s3 import PutObject
+    from tests.support.s3 import PutObject, S3Requests
 
 SERIES = (
     SampleSeries(b"cpu,host=a#!~#usage", timestamps="rle"),
@@ -163,3 +163,25 @@ def _index(body: bytes) -> list[TarMember]:
             return body[offset : offset + length]
 
     return index_tar(Local())  # type: ignore[arg-type]
+
+
+def test_shard_bodies_are_streamed_not_kept_in_the_readers_cache(
+    s3: S3Client, put_object: PutObject, s3_requests: S3Requests
+) -> None:
+    body = pack_tar(_files())
+    key = put_object("backup.tar", body)
+    reader = S3RangeReader(s3, BUCKET, key, len(body))
+    members = {m.name: m for m in index_tar(reader)}
+    manifest_member = members[f"{STAMP}.manifest"]
+    entry = parse_manifest(reader.read(manifest_member.offset, manifest_member.size), key).files[0]
+    member = members[entry.file_name]
+
+    s3_requests.reset()
+    verify_shard(reader, member, entry, chunk_size=4096)
+    first = s3_requests.count("GetObject"), s3_requests.bytes_received
+    s3_requests.reset()
+    verify_shard(reader, member, entry, chunk_size=4096)
+
+    assert first[0] >= member.size // 4096
+    assert first[1] >= member.size
+    assert (s3_requests.count("GetObject"), s3_requests.bytes_received) == first

@@ -11,7 +11,6 @@ import posixpath
 import shutil
 import tarfile
 import tempfile
-import zlib
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from types import MappingProxyType
 from typing import IO, Any, Protocol, cast
 
 from aiven_backup.errors import ShardCorrupt, TsmCorrupt, VerifyScratchFull
+from aiven_backup.verify import inflate
 from aiven_backup.verify.data_inventory import DataInventory, MeasurementStats
 from aiven_backup.verify.manifest import ManifestEntry
 from aiven_backup.verify.tar_index import TarMember, describe_bytes, normalize_name
@@ -51,7 +51,11 @@ _CANNOT_RESTORE = (
 
 
 class RangeSource(Protocol):
-    """Byte ranges of the backup tar (``S3RangeReader`` in S3, a local file in tests)."""
+    """Byte ranges of the backup tar (``S3RangeReader`` in S3, a local file in tests).
+
+    A source may also offer ``read_through(offset, length)``, the same read without caching
+    (``S3RangeReader`` does): a shard's body is then streamed through it.
+    """
 
     @property
     def location(self) -> str: ...
@@ -304,6 +308,9 @@ class _InflatedShard:
         read_ahead: bool,
     ) -> None:
         self._source = source
+        # A source that caches what it reads (S3RangeReader) offers an uncached read for bodies
+        # streamed once: caching a whole shard would hold it all in memory.
+        self._read = getattr(source, "read_through", source.read)
         self._member = member
         self._entry = entry
         self._chunk_size = chunk_size
@@ -313,7 +320,7 @@ class _InflatedShard:
         self._pending: Future[bytes] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1) if read_ahead else None
         self._input = b""  # compressed bytes fetched but not yet given to zlib
-        self._inflater = zlib.decompressobj(wbits=_GZIP_WBITS)
+        self._inflater = inflate.ZLIB.decompressobj(wbits=_GZIP_WBITS)
         self._members = 1
         self._output = bytearray()
         self._total = 0  # decompressed bytes produced
@@ -364,7 +371,7 @@ class _InflatedShard:
         if length <= 0:
             return b""
         self._requested += length
-        chunk = self._source.read(self._member.offset + offset, length)
+        chunk = self._read(self._member.offset + offset, length)
         if len(chunk) != length:
             raise ShardCorrupt(
                 f"{self._where}: the backup object ends at byte {offset + len(chunk)} of this "
@@ -394,11 +401,11 @@ class _InflatedShard:
                     f"({describe_bytes(self._input)}); "
                     f"{_CANNOT_RESTORE.format(entry=self._entry)}"
                 )
-            self._inflater = zlib.decompressobj(wbits=_GZIP_WBITS)
+            self._inflater = inflate.ZLIB.decompressobj(wbits=_GZIP_WBITS)
             self._members += 1
         try:
             out = self._inflater.decompress(self._input, _MAX_INFLATE)
-        except zlib.error as error:
+        except inflate.errors() as error:
             raise ShardCorrupt(
                 f"{self._where} is damaged: gzip member {self._members} does not decompress "
                 f"({error}) after {self._total} good bytes; "

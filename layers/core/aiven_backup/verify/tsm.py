@@ -19,6 +19,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
+from aiven_backup.verify import inflate
+
 TSM_MAGIC = 0x16D116D1
 TSM_VERSION = 1
 HEADER_SIZE = 5
@@ -212,7 +214,7 @@ def _check_blocks(
     points = 0
     first = 2**63 - 1
     last = -(2**63)
-    crc32 = zlib.crc32
+    crc32 = inflate.ZLIB.crc32
     read = data.read
     counts = _COUNT_BY_FIRST_BYTE
     for number, (min_time, max_time, offset, size) in enumerate(_ENTRY.iter_unpack(entries)):
