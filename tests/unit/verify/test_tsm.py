@@ -88,10 +88,10 @@ def test_header_count_equals_a_full_decode(encoding: str, points: int) -> None:
 
 
 def test_simple8b_runs_of_ones_count_240_and_120_per_word() -> None:
-    ones = struct.pack(">QQ", 0, 1 << 60)  # selector 0 (240 ones), selector 1 (120 ones)
+    ones = struct.pack(">QQQ", 0, 0, 1 << 60)  # selector 0 twice (240 ones), selector 1 (120)
     times = bytes([0x10]) + struct.pack(">Q", 5) + ones
 
-    assert count_timestamps(bytes([len(times)]) + times) == 1 + 240 + 120
+    assert count_timestamps(bytes([len(times)]) + times) == 1 + 2 * 240 + 120
 
 
 def test_the_sample_covers_every_timestamp_encoding_and_two_block_types() -> None:
@@ -177,13 +177,20 @@ def test_the_measurement_is_the_unescaped_name_before_the_first_unescaped_comma(
     assert measurement_of(series_key) == measurement
 
 
-@pytest.mark.parametrize("per_block", [1, 2, 15, 16, 127, 128, 1000])
-def test_totals_equal_a_full_decode_whatever_the_block_size(per_block: int) -> None:
+@pytest.mark.parametrize(
+    ("points", "per_block"),
+    [
+        *((1200, per_block) for per_block in (1, 2, 15, 16, 127, 128, 1000)),
+        # 6047 points in 7 days: 100 s apart, so run-length blocks store a one-byte delta
+        *((6047, per_block) for per_block in (100, 127, 1000)),
+    ],
+)
+def test_totals_equal_a_full_decode_whatever_the_block_size(points: int, per_block: int) -> None:
     files = sample_backup_files(
         databases={"db": ("autogen",)},
         shards_per_policy=1,
         series=SERIES,
-        points_per_series=1200,
+        points_per_series=points,
         points_per_block=per_block,
     )
     (shard,) = shard_files(files)
@@ -198,3 +205,24 @@ def test_totals_equal_a_full_decode_whatever_the_block_size(per_block: int) -> N
         assert stats.blocks == sum(truth[k].blocks for k in keys)
         assert stats.first_ns == min(truth[k].first for k in keys)
         assert stats.last_ns == max(truth[k].last for k in keys)
+
+
+@pytest.mark.parametrize(
+    ("times", "message"),
+    [
+        (b"\x00" + bytes(9), "9 bytes of uncompressed timestamps, not 8 each"),
+        (b"\x10" + bytes(12), "13 bytes of simple8b timestamps"),
+        (b"\x20" + bytes(8), "9 bytes of run-length timestamps, too short"),
+        (b"\x30" + bytes(8), "unknown encoding 3"),
+    ],
+    ids=["raw", "simple8b", "rle", "unknown"],
+)
+def test_malformed_timestamp_headers_are_named(times: bytes, message: str) -> None:
+    with pytest.raises(TsmProblem, match=message):
+        count_timestamps(bytes([len(times)]) + times)
+
+
+@pytest.mark.parametrize("encoded", [b"\x85", b"\x05\x00"], ids=["cut-varint", "short"])
+def test_timestamps_longer_than_the_block_are_damage(encoded: bytes) -> None:
+    with pytest.raises(TsmProblem):
+        count_timestamps(encoded)
