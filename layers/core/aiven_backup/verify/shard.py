@@ -169,7 +169,7 @@ def _verify_stream(
                 name = normalize_name(info.name)
                 if name in (prefix, *_parents(prefix)) and info.isdir():
                     continue
-                if posixpath.dirname(name) != prefix:
+                if not name.startswith(f"{prefix}/"):
                     raise ShardCorrupt(
                         f"{where} holds {name!r}, which is not a file of shard {entry.shard_id} "
                         f"(expected {prefix}/...); {_CANNOT_RESTORE.format(entry=entry)}"
