@@ -240,18 +240,46 @@ def _check_blocks(
 
 
 def _block_points(block: bytes | memoryview, counts: bytes) -> int:
-    """The points of a whole block (CRC first): the common one-byte-length headers read here,
-    anything else by ``count_timestamps``."""
+    """The points of a whole block (CRC first). The usual headers (a timestamps' length of one or
+    two varint bytes, a run-length count of one or two) are read here; anything else, and every
+    malformed header, by ``count_timestamps``, which gives the same count or names the damage."""
     length = block[5]
-    if length < 0x80 and len(block) > 6 + length:  # the timestamps' length is one varint byte
-        header = block[6] >> 4
-        if header == _TIME_RLE and length >= 10 and block[15] < 0x80 and block[16] < 0x80:
-            return block[16]  # one-byte delta, one-byte count
-        if header == _TIME_SIMPLE8B and length >= 9 and not (length - 9) & 7:
-            return 1 + sum(bytes(block[15 : 6 + length : 8]).translate(counts))
-        if header == _TIME_UNCOMPRESSED and not (length - 1) & 7:
+    start = 6
+    if length >= 0x80:
+        high = block[6]
+        if high >= 0x80:
+            return count_timestamps(block[5:])
+        length = (length & 0x7F) | high << 7
+        start = 7
+    end = start + length
+    if length == 0 or end > len(block):
+        return count_timestamps(block[5:])
+    header = block[start] >> 4
+    if header == _TIME_UNCOMPRESSED:
+        if not (length - 1) & 7:
             return (length - 1) >> 3
+    elif header == _TIME_SIMPLE8B:
+        if length >= 9 and not (length - 9) & 7:
+            return 1 + sum(bytes(block[start + 9 : end : 8]).translate(counts))
+    elif header == _TIME_RLE and length >= 10:
+        count = _run_length_count(block, start + 9, end)
+        if count >= 0:
+            return count
     return count_timestamps(block[5:])
+
+
+def _run_length_count(block: bytes | memoryview, position: int, end: int) -> int:
+    """The count after the delta's varint at ``position``, when it is one or two bytes; else -1."""
+    while position < end and block[position] >= 0x80:
+        position += 1
+    position += 1
+    if position < end:
+        low = block[position]
+        if low < 0x80:
+            return low
+        if position + 1 < end and block[position + 1] < 0x80:
+            return (low & 0x7F) | block[position + 1] << 7
+    return -1
 
 
 def _entry_problem(
