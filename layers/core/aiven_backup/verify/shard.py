@@ -11,6 +11,7 @@ import posixpath
 import shutil
 import tarfile
 import tempfile
+from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ SPOOL_THRESHOLD = 32 * 1024 * 1024
 """A TSM file larger than this is spooled to the scratch directory rather than held in memory."""
 SCRATCH_MARGIN = 16 * 1024 * 1024
 """Free scratch space kept beyond the TSM file being spooled."""
-TAR_BUFFER = 1024 * 1024
+TAR_BUFFER = 4 * 1024 * 1024
 _MAX_INFLATE = 4 * 1024 * 1024  # decompressed bytes per zlib call: bounds memory on any ratio
 _GZIP_WBITS = 31  # gzip header and trailer (CRC32, ISIZE), checked by zlib
 _CANNOT_RESTORE = (
@@ -322,18 +323,23 @@ class _InflatedShard:
         self._input = b""  # compressed bytes fetched but not yet given to zlib
         self._inflater = inflate.ZLIB.decompressobj(wbits=_GZIP_WBITS)
         self._members = 1
-        self._output = bytearray()
+        self._output: deque[memoryview] = deque()  # inflated, not yet read
         self._total = 0  # decompressed bytes produced
         self._done = False
 
-    def read(self, size: int = -1) -> bytes:
-        if size < 0:
-            size = 1 << 62
-        while len(self._output) < size and not self._done:
+    def read(self, size: int = -1) -> bytes | memoryview:
+        """Up to ``size`` decompressed bytes, possibly fewer (``b""`` only at the end), without
+        copying them: the caller (tarfile's stream) asks again for the rest."""
+        while not self._output and not self._done:
             self._pump()
-        out = bytes(self._output[:size])
-        del self._output[:size]
-        return out
+        if not self._output:
+            return b""
+        first = self._output[0]
+        if size < 0 or len(first) <= size:
+            self._output.popleft()
+            return first
+        self._output[0] = first[size:]
+        return first[:size]
 
     def finish(self) -> None:
         """Read to the end of the gzip stream and check its total length."""
@@ -415,4 +421,5 @@ class _InflatedShard:
             self._inflater.unused_data if self._inflater.eof else self._inflater.unconsumed_tail
         )
         self._total += len(out)
-        self._output += out
+        if out:
+            self._output.append(memoryview(out))
