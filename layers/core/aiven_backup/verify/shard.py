@@ -7,6 +7,7 @@ size), so shards are verified one per call, in parallel, each on its own ranged 
 from __future__ import annotations
 
 import errno
+import io
 import posixpath
 import shutil
 import tarfile
@@ -220,8 +221,13 @@ def _check_tsm_member(
     if body is None:  # a regular member always has a body
         raise ShardCorrupt(f"{where} has no content in the tar")
     if info.size <= spool_threshold:
-        data = body.read(info.size)
-        _check_tsm_bytes(InMemoryTsm(data), where, totals)
+        data = bytearray(info.size)  # filled in place: the file is held once, not twice
+        view = memoryview(data)
+        filled = 0
+        reader = cast("io.BufferedIOBase", body)  # what tarfile.extractfile returns
+        while filled < info.size and (got := reader.readinto(view[filled:])):
+            filled += got
+        _check_tsm_bytes(InMemoryTsm(view[:filled]), where, totals)
         return
     _require_scratch(scratch, info.size, where)
     try:

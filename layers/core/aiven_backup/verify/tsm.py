@@ -64,7 +64,7 @@ class TsmBytes(Protocol):
 class InMemoryTsm:
     """A TSM file held in memory."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
         self._view = memoryview(data)
 
     @property
