@@ -225,7 +225,7 @@ def _check_tsm_member(
         view = memoryview(data)
         filled = 0
         reader = cast("io.BufferedIOBase", body)  # what tarfile.extractfile returns
-        while filled < info.size and (got := reader.readinto(view[filled:])):
+        while filled < info.size and (got := reader.readinto(view[filled : filled + chunk_size])):
             filled += got
         _check_tsm_bytes(InMemoryTsm(view[:filled]), where, totals)
         return
