@@ -132,3 +132,34 @@ def test_the_sample_backups_encodings_are_read_back_by_influxd_with_the_inventor
 
     assert _influxd_answers(target_influxd) == _inventory_answers(inventory)
     assert inventory.points == 2 * 5 * 2500
+
+
+@pytest.mark.influxdb
+def test_deleted_points_still_in_a_tsm_file_are_counted_and_its_tombstone_is_reported(
+    source_influxd: InfluxServer, tmp_path: Path
+) -> None:
+    """A known limit: tombstones are not applied. influxd answers without the deleted points;
+    the inventory counts what the TSM files hold and says a shard has a tombstone file."""
+    source_influxd.create_database("db")
+    lines = [f"m,host=a value={n}i {1_700_000_000 + n}" for n in range(100)]
+    source_influxd.write("db", lines, precision="s")
+    source_influxd.backup_portable(tmp_path / "before")  # snapshots the cache into a TSM file
+    source_influxd.query("DELETE FROM m WHERE time < '2023-11-14T22:14:00Z'", db="db")
+    backup_dir = source_influxd.backup_portable(tmp_path / "after")
+
+    inventory = _deep_verify_dir(backup_dir)
+
+    (manifest_path,) = backup_dir.glob("*.manifest")
+    manifest = parse_manifest(manifest_path.read_bytes(), str(manifest_path))
+    reports = [
+        verify_shard(
+            FileSource(str(backup_dir / e.file_name)),
+            TarMember(e.file_name, 0, (backup_dir / e.file_name).stat().st_size, "file"),
+            e,
+        )
+        for e in manifest.files
+    ]
+    counted = inventory.measurements["db", "autogen", "m"].points
+    answered = _influxd_answers(source_influxd)["db", "autogen", "m"][0]
+    assert sum(r.tombstone_files for r in reports) >= 1
+    assert (counted, answered) == (100, 100 - (1_700_000_040 - 1_700_000_000))
