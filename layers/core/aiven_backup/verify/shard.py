@@ -28,9 +28,11 @@ from aiven_backup.verify.tsm import (
     InMemoryTsm,
     MeasurementTotals,
     SpooledTsm,
+    Tombstones,
     TsmBytes,
     TsmProblem,
     check_tsm,
+    parse_tombstones,
 )
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -76,8 +78,11 @@ class ShardReport:
     tsm_files: int = 0
     data: DataInventory = field(default_factory=DataInventory)
     tombstone_files: int = 0
-    """``.tombstone`` files: deletes not yet compacted away, so ``data`` may count points that
-    influxd no longer returns."""
+    """``.tombstone`` files: deletes not yet compacted away."""
+    tombstones_applied: int = 0
+    """Of those, the ones ``data`` accounts for (the points they delete are not counted). When
+    fewer than ``tombstone_files`` (a format not read, or a tombstone after its TSM file in the
+    tar), ``data`` may count points influxd no longer returns."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,6 +93,7 @@ class ShardReport:
             "tsm_files": self.tsm_files,
             "data": self.data.to_dict(),
             "tombstone_files": self.tombstone_files,
+            "tombstones_applied": self.tombstones_applied,
         }
 
     @classmethod
@@ -100,6 +106,7 @@ class ShardReport:
             tsm_files=int(data["tsm_files"]),
             data=DataInventory.from_dict(data["data"]),
             tombstone_files=int(data.get("tombstone_files", 0)),
+            tombstones_applied=int(data.get("tombstones_applied", 0)),
         )
 
 
@@ -162,7 +169,8 @@ def _verify_stream(
     scratch = scratch_dir if scratch_dir is not None else tempfile.gettempdir()
     totals: MeasurementTotals = {}
     prefix = f"{entry.database}/{entry.policy}/{entry.shard_id}"
-    tsm_files = tombstones = 0
+    tsm_files = tombstones = applied = 0
+    deletes: dict[str, Tombstones | None] = {}  # by TSM path less .tsm; None: not readable
     try:
         with tarfile.open(
             fileobj=cast("IO[bytes]", stream), mode="r|", bufsize=TAR_BUFFER
@@ -179,18 +187,25 @@ def _verify_stream(
                 if not info.isfile():
                     continue
                 if name.endswith(TSM_SUFFIX):
+                    deleted = deletes.pop(name.removesuffix(TSM_SUFFIX), None)
+                    if deleted is not None:
+                        applied += 1
                     _check_tsm_member(
                         archive,
                         info,
                         f"{where}: TSM file {name}",
                         totals,
                         scratch,
+                        deleted=deleted,
                         spool_threshold=spool_threshold,
                         chunk_size=chunk_size,
                     )
                     tsm_files += 1
                 elif name.endswith(TOMBSTONE_SUFFIX):
                     tombstones += 1
+                    deletes[name.removesuffix(TOMBSTONE_SUFFIX)] = _read_tombstones(
+                        archive, info, spool_threshold
+                    )
     except (tarfile.TarError, EOFError) as error:
         raise ShardCorrupt(
             f"{where}: the tar inside is damaged ({error}); {_CANNOT_RESTORE.format(entry=entry)}"
@@ -203,6 +218,7 @@ def _verify_stream(
         shard_id=entry.shard_id,
         tsm_files=tsm_files,
         tombstone_files=tombstones,
+        tombstones_applied=applied,
         data=_inventory(entry, totals),
     )
 
@@ -214,6 +230,7 @@ def _check_tsm_member(
     totals: MeasurementTotals,
     scratch: str,
     *,
+    deleted: Tombstones | None,
     spool_threshold: int,
     chunk_size: int,
 ) -> None:
@@ -227,7 +244,7 @@ def _check_tsm_member(
         reader = cast("io.BufferedIOBase", body)  # what tarfile.extractfile returns
         while filled < info.size and (got := reader.readinto(view[filled : filled + chunk_size])):
             filled += got
-        _check_tsm_bytes(InMemoryTsm(view[:filled]), where, totals)
+        _check_tsm_bytes(InMemoryTsm(view[:filled]), where, totals, deleted)
         return
     _require_scratch(scratch, info.size, where)
     try:
@@ -240,7 +257,7 @@ def _check_tsm_member(
                 spool.write(chunk)
                 copied += len(chunk)
             spool.flush()
-            _check_tsm_bytes(SpooledTsm(spool, copied), where, totals)
+            _check_tsm_bytes(SpooledTsm(spool, copied), where, totals, deleted)
     except OSError as error:
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
             raise VerifyScratchFull(
@@ -261,9 +278,21 @@ def _require_scratch(scratch: str, size: int, where: str) -> None:
         )
 
 
-def _check_tsm_bytes(data: TsmBytes, where: str, totals: MeasurementTotals) -> None:
+def _read_tombstones(
+    archive: tarfile.TarFile, info: tarfile.TarInfo, limit: int
+) -> Tombstones | None:
+    """The deletes of a ``.tombstone`` file; ``None`` when it is too large to hold or not read."""
+    body = archive.extractfile(info)
+    if body is None or info.size > limit:
+        return None
+    return parse_tombstones(body.read(info.size))
+
+
+def _check_tsm_bytes(
+    data: TsmBytes, where: str, totals: MeasurementTotals, deleted: Tombstones | None
+) -> None:
     try:
-        check_tsm(data, totals)
+        check_tsm(data, totals, deleted)
     except TsmProblem as problem:
         raise TsmCorrupt(
             f"{where} is damaged: {problem}; influxd cannot read this data back "

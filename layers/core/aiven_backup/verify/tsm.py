@@ -13,6 +13,7 @@ The point count of a block is read from its timestamps' header only (``CountTime
 
 from __future__ import annotations
 
+import gzip
 import os
 import struct
 import zlib
@@ -114,9 +115,12 @@ class SeriesTotals:
 MeasurementTotals = dict[str, SeriesTotals]
 
 
-def check_tsm(data: TsmBytes, totals: MeasurementTotals) -> int:
+def check_tsm(
+    data: TsmBytes, totals: MeasurementTotals, tombstones: Tombstones | None = None
+) -> int:
     """Check ``data`` (magic, version, footer, index, every block's CRC32 and header) and add what
-    it holds to ``totals`` by measurement. Returns its block count; raises ``TsmProblem``."""
+    it holds to ``totals`` by measurement, less the points ``tombstones`` (its ``.tombstone``
+    file) deletes. Returns its block count; raises ``TsmProblem``."""
     size = data.size
     if size < HEADER_SIZE + FOOTER_SIZE:
         raise TsmProblem(f"it is {size} bytes, too short for a TSM file (header and footer)")
@@ -133,10 +137,16 @@ def check_tsm(data: TsmBytes, totals: MeasurementTotals) -> int:
             f"{HEADER_SIZE}..{index_end}"
         )
     index = bytes(data.read(index_offset, index_end - index_offset))
-    return _walk_index(index, index_offset, data, totals)
+    return _walk_index(index, index_offset, data, totals, tombstones or {})
 
 
-def _walk_index(index: bytes, index_offset: int, data: TsmBytes, totals: MeasurementTotals) -> int:
+def _walk_index(
+    index: bytes,
+    index_offset: int,
+    data: TsmBytes,
+    totals: MeasurementTotals,
+    tombstones: Tombstones,
+) -> int:
     view = memoryview(index)
     end = len(index)
     position = 0
@@ -169,6 +179,9 @@ def _walk_index(index: bytes, index_offset: int, data: TsmBytes, totals: Measure
         points, first, last = _check_blocks(
             view[entries_start:entries_end], block_type, key, index_offset, data
         )
+        deleted = tombstones.get(key)
+        if deleted:
+            points, first, last = _less_deleted(view[entries_start:entries_end], data, deleted)
         stats.blocks += count
         stats.points += points
         stats.first_ns = min(stats.first_ns, first)
@@ -387,3 +400,115 @@ def measurement_of(series_key: bytes) -> str:
 def _shown(key: bytes) -> str:
     text = key.decode("utf-8", "replace")
     return repr(text if len(text) <= 120 else text[:117] + "...")
+
+
+Tombstones = dict[bytes, list[tuple[int, int]]]
+"""Deleted time ranges (inclusive) by TSM key, from a ``.tombstone`` file."""
+
+_TOMBSTONE_V3 = 0x1503
+_TOMBSTONE_V4 = 0x1504
+_MIN_TIME, _MAX_TIME = -(2**63), 2**63 - 1
+
+
+def parse_tombstones(data: bytes) -> Tombstones | None:
+    """The ranges of a ``.tombstone`` file (``tsdb/engine/tsm1/tombstone.go``): v3 and v4 are a
+    4-byte header then gzip member(s) of ``key length u32, key, min i64, max i64``; v1 is one key
+    per line, every point deleted. ``None`` for a format not read here (v2), or damage."""
+    if len(data) >= 4 and int.from_bytes(data[:4]) in (_TOMBSTONE_V3, _TOMBSTONE_V4):
+        try:
+            entries = gzip.decompress(data[4:]) if len(data) > 4 else b""
+        except (OSError, EOFError, zlib.error):
+            return None
+        return _tombstone_entries(entries)
+    if data.startswith(b"\x00\x00\x15"):
+        return None  # v2, or a header not known
+    ranges: Tombstones = {}
+    for line in data.split(b"\n"):
+        if line:
+            ranges.setdefault(line, []).append((_MIN_TIME, _MAX_TIME))
+    return ranges
+
+
+def _tombstone_entries(entries: bytes) -> Tombstones | None:
+    ranges: Tombstones = {}
+    position = 0
+    while position < len(entries):
+        if position + 4 > len(entries):
+            return None
+        key_length = int.from_bytes(entries[position : position + 4])
+        key_end = position + 4 + key_length
+        if key_end + 16 > len(entries):
+            return None
+        low, high = struct.unpack_from(">qq", entries, key_end)
+        ranges.setdefault(entries[position + 4 : key_end], []).append((low, high))
+        position = key_end + 16
+    return ranges
+
+
+def _less_deleted(
+    entries: memoryview,
+    data: TsmBytes,
+    deleted: list[tuple[int, int]],
+) -> tuple[int, int, int]:
+    """One key's points and time range (its blocks already checked) without the ``deleted``
+    ranges, as influxd reads it: a block inside a range is gone, a block a range overlaps is
+    decoded and its points filtered, the others count as they are."""
+    first, last = _MAX_TIME, _MIN_TIME
+    points = 0
+    for min_time, max_time, offset, size in _ENTRY.iter_unpack(entries):
+        overlapping = [(lo, hi) for lo, hi in deleted if lo <= max_time and hi >= min_time]
+        if not overlapping:
+            block_points = _block_points(data.read(offset, size), _COUNT_BY_FIRST_BYTE)
+            points += block_points
+            first, last = min(first, min_time), max(last, max_time)
+            continue
+        if any(lo <= min_time and max_time <= hi for lo, hi in overlapping):
+            continue
+        kept = [
+            t
+            for t in decode_timestamps(data.read(offset, size)[5:])
+            if not any(lo <= t <= hi for lo, hi in overlapping)
+        ]
+        if kept:
+            points += len(kept)
+            first, last = min(first, kept[0]), max(last, kept[-1])
+    return points, first, last
+
+
+def decode_timestamps(encoded: bytes | memoryview) -> list[int]:
+    """Every timestamp of a block, from ``encoded`` = the block after its type byte (influxd's
+    ``TimeDecoder``): only for blocks a tombstone cuts into."""
+    length, position = uvarint(encoded, 0)
+    times = bytes(encoded[position : position + length])
+    count = count_timestamps(encoded)  # checks the header's shape
+    encoding, scale = times[0] >> 4, 10 ** (times[0] & 0xF)
+    if encoding == _TIME_UNCOMPRESSED:
+        deltas = list(struct.unpack(f">{count}Q", times[1:]))
+        scale = 1
+    elif encoding == _TIME_RLE:
+        first = int.from_bytes(times[1:9])
+        delta, _ = uvarint(times, 9)
+        return [_signed(first + i * delta * scale) for i in range(count)]
+    else:
+        deltas = [int.from_bytes(times[1:9])]
+        for (word,) in struct.iter_unpack(">Q", times[9:]):
+            n, bits = _SIMPLE8B_LAYOUT[word >> 60]
+            if bits == 0:
+                deltas += [1] * n
+            else:
+                mask = (1 << bits) - 1
+                deltas += [(word >> (i * bits)) & mask for i in range(n)]
+    out = [deltas[0]]
+    for delta in deltas[1:]:
+        out.append((out[-1] + delta * scale) & 0xFFFF_FFFF_FFFF_FFFF)
+    return [_signed(t) for t in out]
+
+
+_SIMPLE8B_LAYOUT = tuple(
+    zip(_SIMPLE8B_COUNTS, (0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 20, 30, 60), strict=True)
+)
+
+
+def _signed(value: int) -> int:
+    value &= 0xFFFF_FFFF_FFFF_FFFF
+    return value - (1 << 64) if value >= 1 << 63 else value
