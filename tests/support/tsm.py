@@ -225,3 +225,11 @@ class FileSource:
 
     def read(self, offset: int, length: int) -> bytes:
         return self._data[offset : offset + length]
+
+
+def tombstone_v4(deletes: list[tuple[bytes, int, int]]) -> bytes:
+    """A v4 ``.tombstone`` file: header 0x1504, then a gzip member per delete."""
+    out = struct.pack(">I", 0x1504)
+    for key, low, high in deletes:
+        out += gzip.compress(struct.pack(">I", len(key)) + key + struct.pack(">qq", low, high))
+    return out

@@ -10,19 +10,23 @@ import pytest
 from aiven_backup.verify.tsm import (
     InMemoryTsm,
     MeasurementTotals,
+    Tombstones,
     TsmProblem,
     check_tsm,
     count_timestamps,
     measurement_of,
+    parse_tombstones,
 )
 from local_runner.sample_backup import SampleSeries, sample_backup_files
 from tests.support.tsm import (
     corrupt_block,
     decode_all,
+    decoded_timestamps,
     index_entries,
     shard_files,
     shard_members,
     timestamp_encoding,
+    tombstone_v4,
     with_block_crc_fixed,
     with_byte_flipped,
 )
@@ -226,3 +230,67 @@ def test_malformed_timestamp_headers_are_named(times: bytes, message: str) -> No
 def test_timestamps_longer_than_the_block_are_damage(encoded: bytes) -> None:
     with pytest.raises(TsmProblem):
         count_timestamps(encoded)
+
+
+def _kept(tsm: bytes, key: bytes, deletes: list[tuple[int, int]]) -> list[int]:
+    """The key's timestamps, every block decoded, less the deleted ranges: what influxd returns."""
+    kept = []
+    for entry in index_entries(tsm):
+        if entry.key == key:
+            block = tsm[entry.offset + 4 : entry.offset + entry.size]
+            kept += [
+                t for t in decoded_timestamps(block) if not any(a <= t <= b for a, b in deletes)
+            ]
+    return kept
+
+
+@pytest.mark.parametrize("series", SERIES[:3], ids=lambda s: s.timestamps)
+@pytest.mark.parametrize("where", ["inside-a-block", "across-blocks", "whole-blocks", "all"])
+def test_tombstoned_points_are_not_counted(series: SampleSeries, where: str) -> None:
+    tsm = _tsm(2500, (series,))
+    times = sorted(t for e in index_entries(tsm) for t in decoded_timestamps(
+        tsm[e.offset + 4 : e.offset + e.size]))  # fmt: skip
+    low, high = {
+        "inside-a-block": (times[10], times[20]),
+        "across-blocks": (times[990], times[1010]),
+        "whole-blocks": (times[0] - 1, times[1999]),
+        "all": (-(2**63), 2**63 - 1),
+    }[where]
+    deleted = parse_tombstones(tombstone_v4([(series.key, low, high)]))
+    kept = _kept(tsm, series.key, [(low, high)])
+
+    totals: MeasurementTotals = {}
+    check_tsm(InMemoryTsm(tsm), totals, deleted)
+
+    (stats,) = totals.values()
+    assert stats.points == len(kept)
+    if kept:
+        assert (stats.first_ns, stats.last_ns) == (min(kept), max(kept))
+
+
+def test_tombstones_of_other_keys_change_nothing() -> None:
+    tsm = _tsm(100)
+    deleted = parse_tombstones(tombstone_v4([(b"cpu,host=zzz#!~#usage", -(2**63), 2**63 - 1)]))
+
+    assert _check(tsm) == _check_with(tsm, deleted)
+
+
+def test_a_v1_tombstone_deletes_whole_keys() -> None:
+    tsm = _tsm(100)
+
+    totals = _check_with(tsm, parse_tombstones(b"cpu,host=a#!~#usage\ncpu,host=a#!~#idle\n"))
+
+    assert totals["cpu"].points == 100  # cpu,host=b#!~#usage only
+
+
+@pytest.mark.parametrize(
+    "data", [b"\x00\x00\x15\x02{}", b"\x00\x00\x15\x04not gzip"], ids=["v2", "damaged-v4"]
+)
+def test_a_tombstone_not_read_is_none(data: bytes) -> None:
+    assert parse_tombstones(data) is None
+
+
+def _check_with(tsm: bytes, deleted: Tombstones | None) -> MeasurementTotals:
+    totals: MeasurementTotals = {}
+    check_tsm(InMemoryTsm(tsm), totals, deleted)
+    return totals

@@ -29,6 +29,7 @@ from tests.support.tsm import (
     regzip,
     shard_files,
     shard_members,
+    tombstone_v4,
     with_byte_flipped,
 )
 
@@ -301,3 +302,18 @@ def test_an_object_that_ends_inside_the_shard_file_is_shard_corrupt() -> None:
 
     with pytest.raises(ShardCorrupt, match="the backup object ends at byte"):
         verify_shard(shard.source, member, shard.entry, chunk_size=1 << 20)
+
+
+def test_a_tombstone_before_its_tsm_file_is_applied_and_one_after_is_only_counted() -> None:
+    shard = _shard(10)
+    (tsm,) = shard_members(shard.data).values()
+    tombstone = tombstone_v4([(b"disk,host=a,path=/#!~#full", -(2**63), 2**63 - 1)])
+    name = TSM_NAME.replace(".tsm", ".tombstone")
+
+    before = _verify(regzip(shard, {name: tombstone, TSM_NAME: tsm}))
+    after = _verify(regzip(shard, {TSM_NAME: tsm, name: tombstone}))
+
+    assert (before.tombstone_files, before.tombstones_applied) == (1, 1)
+    assert ("db", "autogen", "disk") not in before.data.measurements  # every point deleted
+    assert (after.tombstone_files, after.tombstones_applied) == (1, 0)
+    assert after.data.measurements[("db", "autogen", "disk")].points == 10

@@ -312,6 +312,7 @@ def _inventory(entry: ManifestEntry, totals: MeasurementTotals) -> DataInventory
             last_ns=stats.last_ns,
         )
         for measurement, stats in sorted(totals.items())
+        if stats.points  # every point deleted by tombstones: influxd returns none either
     }
     return DataInventory(MappingProxyType(measurements))
 
