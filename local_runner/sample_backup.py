@@ -44,6 +44,40 @@ _SERIES_KEYS = (b"sample,host=h0#!~#value", b"sample,host=h1#!~#value")
 
 
 @dataclass(frozen=True)
+class SampleSeries:
+    """One series field of the sample's TSM files: ``key`` is ``measurement,tags#!~#field``;
+    ``kind`` is ``"integer"`` or ``"boolean"``; ``timestamps`` the encoding of its blocks'
+    timestamps: ``"raw"`` (uncompressed), ``"rle"`` (evenly spaced) or ``"simple8b"``."""
+
+    key: bytes
+    kind: str = "integer"
+    timestamps: str = "raw"
+
+
+DEFAULT_SERIES = tuple(SampleSeries(key) for key in _SERIES_KEYS)
+
+_BLOCK_TYPES = {"integer": _TSM_BLOCK_INTEGER, "boolean": 2}
+_SIMPLE8B = (  # (values per word, bits per value), in the order influxd's encoder tries them
+    (240, 0),
+    (120, 0),
+    (60, 1),
+    (30, 2),
+    (20, 3),
+    (15, 4),
+    (12, 5),
+    (10, 6),
+    (8, 7),
+    (7, 8),
+    (6, 10),
+    (5, 12),
+    (4, 15),
+    (3, 20),
+    (2, 30),
+    (1, 60),
+)
+
+
+@dataclass(frozen=True)
 class _Shard:
     database: str
     policy: str
@@ -134,40 +168,137 @@ def _zigzag(value: int) -> int:
     return ((value << 1) ^ (value >> 63)) & 0xFFFF_FFFF_FFFF_FFFF
 
 
-def _tsm_block(timestamps: Sequence[int], values: Sequence[int]) -> bytes:
-    deltas = [timestamps[0]] + [b - a for a, b in itertools.pairwise(timestamps)]
-    encoded_times = b"\x00" + struct.pack(f">{len(deltas)}Q", *deltas)
-    previous = 0
-    zigzagged = []
-    for value in values:
-        zigzagged.append(_zigzag(value - previous))
-        previous = value
-    encoded_values = b"\x00" + struct.pack(f">{len(zigzagged)}Q", *zigzagged)
+def _tsm_block(
+    timestamps: Sequence[int],
+    values: Sequence[int],
+    *,
+    kind: str = "integer",
+    encoding: str = "raw",
+) -> bytes:
+    encoded_times = _encode_timestamps(timestamps, encoding)
+    if kind == "boolean":
+        encoded_values = _encode_booleans([bool(v & 1) for v in values])
+    else:
+        previous = 0
+        zigzagged = []
+        for value in values:
+            zigzagged.append(_zigzag(value - previous))
+            previous = value
+        encoded_values = b"\x00" + struct.pack(f">{len(zigzagged)}Q", *zigzagged)
     return (
-        bytes([_TSM_BLOCK_INTEGER]) + _varint(len(encoded_times)) + encoded_times + encoded_values
+        bytes([_BLOCK_TYPES[kind]]) + _varint(len(encoded_times)) + encoded_times + encoded_values
     )
 
 
-def _tsm_file(shard: _Shard, payload_bytes: int, rng: random.Random) -> bytes:
-    """A TSM file of about ``payload_bytes`` whose points fall inside the shard's group."""
-    points = max(len(_SERIES_KEYS), payload_bytes // _BYTES_PER_POINT)
-    per_series = points // len(_SERIES_KEYS)
-    step = max(1, shard.group_duration_ns // (per_series + 1))
+def _encode_timestamps(timestamps: Sequence[int], encoding: str) -> bytes:
+    """influxd's timestamp encodings (``tsdb/engine/tsm1/timestamp.go``): deltas, scaled by the
+    largest power of ten dividing them all, then run-length, simple8b or uncompressed."""
+    deltas = [timestamps[0]] + [b - a for a, b in itertools.pairwise(timestamps)]
+    if encoding == "raw":
+        return b"\x00" + struct.pack(f">{len(deltas)}Q", *deltas)
+    exponent = 12
+    while exponent and any(d % 10**exponent for d in deltas[1:]):
+        exponent -= 1
+    scaled = [d // 10**exponent for d in deltas[1:]]
+    if encoding == "rle":
+        if len(set(scaled)) != 1:
+            raise ValueError("run-length timestamps need evenly spaced points, two at least")
+        return (
+            bytes([0x20 | exponent])
+            + struct.pack(">Q", timestamps[0])
+            + _varint(scaled[0])
+            + _varint(len(timestamps))
+        )
+    if encoding == "simple8b":
+        return bytes([0x10 | exponent]) + struct.pack(">Q", deltas[0]) + _simple8b(scaled)
+    raise ValueError(f"unknown timestamp encoding {encoding!r}")
+
+
+def _simple8b(values: Sequence[int]) -> bytes:
+    """Greedy simple8b like influxd's ``simple8b.Encode``: every word is full."""
+    out = bytearray()
+    position = 0
+    while position < len(values):
+        for selector, (count, bits) in enumerate(_SIMPLE8B):
+            run = values[position : position + count]
+            if len(run) < count:
+                continue
+            if bits == 0:
+                if all(v == 1 for v in run):
+                    out += struct.pack(">Q", selector << 60)
+                    break
+                continue
+            if all(v < 1 << bits for v in run):
+                word = selector << 60
+                for i, v in enumerate(run):
+                    word |= v << (i * bits)
+                out += struct.pack(">Q", word)
+                break
+        else:
+            raise ValueError(f"value {values[position]} is too large for simple8b")
+        position += count
+    return bytes(out)
+
+
+def _encode_booleans(values: Sequence[bool]) -> bytes:
+    packed = bytearray()
+    for first in range(0, len(values), 8):
+        byte = 0
+        for i, value in enumerate(values[first : first + 8]):
+            byte |= int(value) << (7 - i)
+        packed.append(byte)
+    return b"\x10" + _varint(len(values)) + bytes(packed)
+
+
+def _series_timestamps(
+    shard: _Shard, per_series: int, encoding: str, rng: random.Random
+) -> list[int]:
+    """``per_series`` timestamps inside the shard's group: evenly spaced, except for simple8b
+    (spacing of one or two steps, so run-length encoding does not apply)."""
+    if encoding != "simple8b":
+        step = max(1, shard.group_duration_ns // (per_series + 1))
+        return [shard.group_start_ns + (i + 1) * step for i in range(per_series)]
+    step = max(1, shard.group_duration_ns // (2 * per_series + 2)) // 1000 * 1000 or 1
+    times = []
+    now = shard.group_start_ns
+    for _ in range(per_series):
+        now += step * rng.choice((1, 2))
+        times.append(now)
+    return times
+
+
+def _tsm_file(
+    shard: _Shard,
+    payload_bytes: int,
+    rng: random.Random,
+    *,
+    series: Sequence[SampleSeries] = DEFAULT_SERIES,
+    points_per_series: int | None = None,
+    points_per_block: int = _POINTS_PER_BLOCK,
+) -> bytes:
+    """A TSM file of about ``payload_bytes`` (or ``points_per_series`` points per series) whose
+    points fall inside the shard's group."""
+    if points_per_series is None:
+        points = max(len(series), payload_bytes // _BYTES_PER_POINT)
+        points_per_series = points // len(series)
+    per_series = points_per_series
     body = bytearray(_TSM_MAGIC_AND_VERSION)
     index = bytearray()
-    for key in _SERIES_KEYS:
+    for one in sorted(series, key=lambda s: s.key):
+        all_times = _series_timestamps(shard, per_series, one.timestamps, rng)
         entries = bytearray()
         count = 0
-        for first in range(0, per_series, _POINTS_PER_BLOCK):
-            n = min(_POINTS_PER_BLOCK, per_series - first)
-            timestamps = [shard.group_start_ns + (first + i + 1) * step for i in range(n)]
-            values = [rng.getrandbits(40) for _ in range(n)]
-            block = _tsm_block(timestamps, values)
+        for first in range(0, per_series, points_per_block):
+            timestamps = all_times[first : first + points_per_block]
+            values = [rng.getrandbits(40) for _ in timestamps]
+            encoding = one.timestamps if len(timestamps) > 1 else "raw"
+            block = _tsm_block(timestamps, values, kind=one.kind, encoding=encoding)
             offset = len(body)
             body += struct.pack(">I", zlib.crc32(block)) + block
             entries += struct.pack(">qqQI", timestamps[0], timestamps[-1], offset, len(block) + 4)
             count += 1
-        index += struct.pack(">H", len(key)) + key + struct.pack(">BH", _TSM_BLOCK_INTEGER, count)
+        block_type = _BLOCK_TYPES[one.kind]
+        index += struct.pack(">H", len(one.key)) + one.key + struct.pack(">BH", block_type, count)
         index += entries
     index_offset = len(body)
     return bytes(body + index + struct.pack(">Q", index_offset))
@@ -234,8 +365,14 @@ def sample_backup_files(
     shards_per_policy: int = 2,
     shard_payload_bytes: int = 4096,
     seed: int = 0,
+    series: Sequence[SampleSeries] = DEFAULT_SERIES,
+    points_per_series: int | None = None,
+    points_per_block: int = _POINTS_PER_BLOCK,
 ) -> dict[str, bytes]:
-    """The files ``influxd backup -portable`` would write, by name, in the order it writes them."""
+    """The files ``influxd backup -portable`` would write, by name, in the order it writes them.
+
+    Each shard holds one TSM file with ``series`` (each of ``points_per_series`` points, or as
+    many as make about ``shard_payload_bytes``), ``points_per_block`` points per block."""
     epoch = _stamp_epoch(stamp)
     rng = random.Random(seed)  # noqa: S311 - reproducible sample data, not secrets
     shards = _plan_shards(databases, shards_per_policy, epoch)
@@ -245,7 +382,15 @@ def sample_backup_files(
     entries: list[dict[str, Any]] = []
     for shard in shards:
         tsm_name = f"{shard.database}/{shard.policy}/{shard.shard_id}/000000001-000000001.tsm"
-        shard_tar = _go_style_tar([(tsm_name, _tsm_file(shard, shard_payload_bytes, rng))], epoch)
+        tsm = _tsm_file(
+            shard,
+            shard_payload_bytes,
+            rng,
+            series=series,
+            points_per_series=points_per_series,
+            points_per_block=points_per_block,
+        )
+        shard_tar = _go_style_tar([(tsm_name, tsm)], epoch)
         file_name = f"{stamp}.s{shard.shard_id}.tar.gz"
         files[file_name] = _gzip(shard_tar, name=file_name.removesuffix(".gz"), mtime=epoch)
         entries.append(

@@ -229,6 +229,11 @@ class MetaManifestMismatch(BackupContentCorrupt):
     """The metastore and the manifest disagree on which shards the backup holds."""
 
 
+class VerifyScratchFull(BackupError):
+    """Deep verification has no room left in its scratch directory (Lambda's ``/tmp``) for a TSM
+    file it must spool to reach the file's index; the backup itself may be fine."""
+
+
 # --- Concurrency -----------------------------------------------------------------------------
 
 

@@ -64,6 +64,15 @@ class S3RangeReader:
         self._remember(offset, chunk)
         return chunk[: end - offset]
 
+    def read_through(self, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes from ``offset`` in one ranged GET, not cached: for a body read
+        once from start to end (a shard file deep verification streams), which a cache would
+        only hold on to."""
+        end = min(offset + length, self.size)
+        if offset >= end:
+            return b""
+        return self._get(offset, end)
+
     def _from_cache(self, offset: int, end: int) -> bytes | None:
         position = bisect.bisect_right(self._starts, offset)
         if position == 0:

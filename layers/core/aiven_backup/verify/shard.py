@@ -6,20 +6,60 @@ size), so shards are verified one per call, in parallel, each on its own ranged 
 
 from __future__ import annotations
 
+import errno
+import io
+import posixpath
+import shutil
+import tarfile
+import tempfile
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import IO, Any, Protocol, cast
 
-from aiven_backup.errors import ShardCorrupt
-from aiven_backup.verify.data_inventory import DataInventory
+from aiven_backup.errors import ShardCorrupt, TsmCorrupt, VerifyScratchFull
+from aiven_backup.verify import inflate
+from aiven_backup.verify.data_inventory import DataInventory, MeasurementStats
 from aiven_backup.verify.manifest import ManifestEntry
-from aiven_backup.verify.tar_index import TarMember, describe_bytes
+from aiven_backup.verify.tar_index import TarMember, describe_bytes, normalize_name
+from aiven_backup.verify.tsm import (
+    InMemoryTsm,
+    MeasurementTotals,
+    SpooledTsm,
+    Tombstones,
+    TsmBytes,
+    TsmProblem,
+    check_tsm,
+    parse_tombstones,
+)
 
 GZIP_MAGIC = b"\x1f\x8b"
+TSM_SUFFIX = ".tsm"
+TOMBSTONE_SUFFIX = ".tombstone"
+
+CHUNK_SIZE = 4 * 1024 * 1024
+"""Compressed bytes per ranged read of a shard file (one GET each through ``S3RangeReader``)."""
+SPOOL_THRESHOLD = 32 * 1024 * 1024
+"""A TSM file larger than this is spooled to the scratch directory rather than held in memory."""
+SCRATCH_MARGIN = 16 * 1024 * 1024
+"""Free scratch space kept beyond the TSM file being spooled."""
+TAR_BUFFER = 4 * 1024 * 1024
+_MAX_INFLATE = 4 * 1024 * 1024  # decompressed bytes per zlib call: bounds memory on any ratio
+_GZIP_WBITS = 31  # gzip header and trailer (CRC32, ISIZE), checked by zlib
+_CANNOT_RESTORE = (
+    "shard {entry.shard_id} of {entry.database}.{entry.policy} cannot be restored from this "
+    "backup, request a new one"
+)
 
 
 class RangeSource(Protocol):
-    """Byte ranges of the backup tar (``S3RangeReader`` in S3, a local file in tests)."""
+    """Byte ranges of the backup tar (``S3RangeReader`` in S3, a local file in tests).
+
+    A source may also offer ``read_through(offset, length)``, the same read without caching
+    (``S3RangeReader`` does): a shard's body is then streamed through it.
+    """
 
     @property
     def location(self) -> str: ...
@@ -37,6 +77,12 @@ class ShardReport:
     shard_id: int
     tsm_files: int = 0
     data: DataInventory = field(default_factory=DataInventory)
+    tombstone_files: int = 0
+    """``.tombstone`` files: deletes not yet compacted away."""
+    tombstones_applied: int = 0
+    """Of those, the ones ``data`` accounts for (the points they delete are not counted). When
+    fewer than ``tombstone_files`` (a format not read, or a tombstone after its TSM file in the
+    tar), ``data`` may count points influxd no longer returns."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -46,6 +92,8 @@ class ShardReport:
             "shard_id": self.shard_id,
             "tsm_files": self.tsm_files,
             "data": self.data.to_dict(),
+            "tombstone_files": self.tombstone_files,
+            "tombstones_applied": self.tombstones_applied,
         }
 
     @classmethod
@@ -57,23 +105,357 @@ class ShardReport:
             shard_id=int(data["shard_id"]),
             tsm_files=int(data["tsm_files"]),
             data=DataInventory.from_dict(data["data"]),
+            tombstone_files=int(data.get("tombstone_files", 0)),
+            tombstones_applied=int(data.get("tombstones_applied", 0)),
         )
 
 
-def verify_shard(source: RangeSource, member: TarMember, entry: ManifestEntry) -> ShardReport:
-    """Check the shard file ``member`` (which the manifest describes as ``entry``).
+def verify_shard(
+    source: RangeSource,
+    member: TarMember,
+    entry: ManifestEntry,
+    *,
+    scratch_dir: str | None = None,
+    spool_threshold: int = SPOOL_THRESHOLD,
+    chunk_size: int = CHUNK_SIZE,
+    read_ahead: bool = True,
+) -> ShardReport:
+    """Check the shard file ``member`` (which the manifest describes as ``entry``) completely and
+    read what data it holds.
 
-    Raises ``ShardCorrupt`` when it is not a complete gzip-compressed tar of a shard, and
-    ``TsmCorrupt`` when a TSM file inside fails a check; the message names the shard file (and
-    the TSM file) and says what to do.
+    Streams the file in ``chunk_size`` ranged reads: the gzip stream must decompress completely
+    (CRC32 and length of every member, nothing after it) to exactly the manifest's size; the tar
+    inside must be whole and hold only ``<db>/<rp>/<id>/`` files; every ``.tsm`` file must pass
+    ``influx_inspect verify``'s checks (magic, version, index, every block's CRC32). A TSM file
+    larger than ``spool_threshold`` is spooled to a temporary file in ``scratch_dir`` (default
+    ``tempfile.gettempdir()``) to reach its index; smaller ones stay in memory.
+
+    Raises ``ShardCorrupt`` when the gzip or the tar is damaged, ``TsmCorrupt`` when a TSM file
+    fails a check (the message names the shard file, the TSM file and the block), and
+    ``VerifyScratchFull`` when the scratch directory has no room for a TSM file.
     """
+    where = f"{source.location}: shard file {member.name}"
     head = source.read(member.offset, min(member.size, len(GZIP_MAGIC)))
     if head != GZIP_MAGIC:
         found = describe_bytes(head) if head else "it is empty"
         raise ShardCorrupt(
-            f"{source.location}: shard file {member.name} is not gzip-compressed ({found}); "
-            "the backup cannot be restored, request a new one"
+            f"{where} is not gzip-compressed ({found}); {_CANNOT_RESTORE.format(entry=entry)}"
         )
+    stream = _InflatedShard(source, member, entry, chunk_size=chunk_size, read_ahead=read_ahead)
+    try:
+        return _verify_stream(
+            stream,
+            member,
+            entry,
+            where=where,
+            scratch_dir=scratch_dir,
+            spool_threshold=spool_threshold,
+            chunk_size=chunk_size,
+        )
+    finally:
+        stream.close()
+
+
+def _verify_stream(
+    stream: _InflatedShard,
+    member: TarMember,
+    entry: ManifestEntry,
+    *,
+    where: str,
+    scratch_dir: str | None,
+    spool_threshold: int,
+    chunk_size: int,
+) -> ShardReport:
+    scratch = scratch_dir if scratch_dir is not None else tempfile.gettempdir()
+    totals: MeasurementTotals = {}
+    prefix = f"{entry.database}/{entry.policy}/{entry.shard_id}"
+    tsm_files = tombstones = applied = 0
+    deletes: dict[str, Tombstones | None] = {}  # by TSM path less .tsm; None: not readable
+    try:
+        with tarfile.open(
+            fileobj=cast("IO[bytes]", stream), mode="r|", bufsize=TAR_BUFFER
+        ) as archive:
+            for info in archive:
+                name = normalize_name(info.name)
+                if name in (prefix, *_parents(prefix)) and info.isdir():
+                    continue
+                if not name.startswith(f"{prefix}/"):
+                    raise ShardCorrupt(
+                        f"{where} holds {name!r}, which is not a file of shard {entry.shard_id} "
+                        f"(expected {prefix}/...); {_CANNOT_RESTORE.format(entry=entry)}"
+                    )
+                if not info.isfile():
+                    continue
+                if name.endswith(TSM_SUFFIX):
+                    deleted = deletes.pop(name.removesuffix(TSM_SUFFIX), None)
+                    if deleted is not None:
+                        applied += 1
+                    _check_tsm_member(
+                        archive,
+                        info,
+                        f"{where}: TSM file {name}",
+                        totals,
+                        scratch,
+                        deleted=deleted,
+                        spool_threshold=spool_threshold,
+                        chunk_size=chunk_size,
+                    )
+                    tsm_files += 1
+                elif name.endswith(TOMBSTONE_SUFFIX):
+                    tombstones += 1
+                    deletes[name.removesuffix(TOMBSTONE_SUFFIX)] = _read_tombstones(
+                        archive, info, spool_threshold
+                    )
+    except (tarfile.TarError, EOFError) as error:
+        raise ShardCorrupt(
+            f"{where}: the tar inside is damaged ({error}); {_CANNOT_RESTORE.format(entry=entry)}"
+        ) from error
+    stream.finish()
     return ShardReport(
-        name=member.name, database=entry.database, policy=entry.policy, shard_id=entry.shard_id
+        name=member.name,
+        database=entry.database,
+        policy=entry.policy,
+        shard_id=entry.shard_id,
+        tsm_files=tsm_files,
+        tombstone_files=tombstones,
+        tombstones_applied=applied,
+        data=_inventory(entry, totals),
     )
+
+
+def _check_tsm_member(
+    archive: tarfile.TarFile,
+    info: tarfile.TarInfo,
+    where: str,
+    totals: MeasurementTotals,
+    scratch: str,
+    *,
+    deleted: Tombstones | None,
+    spool_threshold: int,
+    chunk_size: int,
+) -> None:
+    body = archive.extractfile(info)
+    if body is None:  # a regular member always has a body
+        raise ShardCorrupt(f"{where} has no content in the tar")
+    if info.size <= spool_threshold:
+        data = bytearray(info.size)  # filled in place: the file is held once, not twice
+        view = memoryview(data)
+        filled = 0
+        reader = cast("io.BufferedIOBase", body)  # what tarfile.extractfile returns
+        while filled < info.size and (got := reader.readinto(view[filled : filled + chunk_size])):
+            filled += got
+        _check_tsm_bytes(InMemoryTsm(view[:filled]), where, totals, deleted)
+        return
+    _require_scratch(scratch, info.size, where)
+    try:
+        with tempfile.TemporaryFile(dir=scratch, prefix="verify-", suffix=TSM_SUFFIX) as spool:
+            copied = 0
+            while copied < info.size:
+                chunk = body.read(min(chunk_size, info.size - copied))
+                if not chunk:
+                    break
+                spool.write(chunk)
+                copied += len(chunk)
+            spool.flush()
+            _check_tsm_bytes(SpooledTsm(spool, copied), where, totals, deleted)
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise VerifyScratchFull(
+                f"{where} ({info.size} bytes) does not fit in the scratch directory {scratch} "
+                f"({error.strerror}); give the verifier more temporary storage (Lambda "
+                "EphemeralStorage) and verify again"
+            ) from error
+        raise
+
+
+def _require_scratch(scratch: str, size: int, where: str) -> None:
+    free = shutil.disk_usage(scratch).free
+    if free < size + SCRATCH_MARGIN:
+        raise VerifyScratchFull(
+            f"{where} is {size} bytes and must be spooled to reach its index, but the scratch "
+            f"directory {scratch} has {free} bytes free; give the verifier more temporary "
+            "storage (Lambda EphemeralStorage) and verify again"
+        )
+
+
+def _read_tombstones(
+    archive: tarfile.TarFile, info: tarfile.TarInfo, limit: int
+) -> Tombstones | None:
+    """The deletes of a ``.tombstone`` file; ``None`` when it is too large to hold or not read."""
+    body = archive.extractfile(info)
+    if body is None or info.size > limit:
+        return None
+    return parse_tombstones(body.read(info.size))
+
+
+def _check_tsm_bytes(
+    data: TsmBytes, where: str, totals: MeasurementTotals, deleted: Tombstones | None
+) -> None:
+    try:
+        check_tsm(data, totals, deleted)
+    except TsmProblem as problem:
+        raise TsmCorrupt(
+            f"{where} is damaged: {problem}; influxd cannot read this data back "
+            "(influx_inspect verify reports the file broken), so the backup cannot be fully "
+            "restored: request a new one"
+        ) from None
+
+
+def _inventory(entry: ManifestEntry, totals: MeasurementTotals) -> DataInventory:
+    measurements = {
+        (entry.database, entry.policy, measurement): MeasurementStats(
+            series=len(stats.series),
+            fields=tuple(sorted(stats.fields)),
+            blocks=stats.blocks,
+            points=stats.points,
+            first_ns=stats.first_ns,
+            last_ns=stats.last_ns,
+        )
+        for measurement, stats in sorted(totals.items())
+        if stats.points  # every point deleted by tombstones: influxd returns none either
+    }
+    return DataInventory(MappingProxyType(measurements))
+
+
+def _parents(path: str) -> tuple[str, ...]:
+    parents = []
+    while "/" in path:
+        path = posixpath.dirname(path)
+        parents.append(path)
+    return tuple(parents)
+
+
+class _InflatedShard:
+    """The decompressed bytes of a shard file, read in ``chunk_size`` ranged reads.
+
+    Like Go's ``gzip.Reader`` (what ``influxd restore`` uses), concatenated gzip members are one
+    stream; anything else after the last member is damage. Each member's CRC32 and ISIZE are
+    checked by zlib when its end is reached; ``finish`` drains the stream so the last member's
+    trailer is checked even when the tar ends before it, and compares the total with the
+    manifest's size.
+    """
+
+    def __init__(
+        self,
+        source: RangeSource,
+        member: TarMember,
+        entry: ManifestEntry,
+        *,
+        chunk_size: int,
+        read_ahead: bool,
+    ) -> None:
+        self._source = source
+        # A source that caches what it reads (S3RangeReader) offers an uncached read for bodies
+        # streamed once: caching a whole shard would hold it all in memory.
+        self._read = getattr(source, "read_through", source.read)
+        self._member = member
+        self._entry = entry
+        self._chunk_size = chunk_size
+        self._where = f"{source.location}: shard file {member.name}"
+        self._fetched = 0  # compressed bytes read from the source and handed to zlib
+        self._requested = 0  # compressed bytes asked for (one chunk ahead with read-ahead)
+        self._pending: Future[bytes] | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1) if read_ahead else None
+        self._input = b""  # compressed bytes fetched but not yet given to zlib
+        self._inflater = inflate.ZLIB.decompressobj(wbits=_GZIP_WBITS)
+        self._members = 1
+        self._output: deque[memoryview] = deque()  # inflated, not yet read
+        self._total = 0  # decompressed bytes produced
+        self._done = False
+
+    def read(self, size: int = -1) -> bytes | memoryview:
+        """Up to ``size`` decompressed bytes, possibly fewer (``b""`` only at the end), without
+        copying them: the caller (tarfile's stream) asks again for the rest."""
+        while not self._output and not self._done:
+            self._pump()
+        if not self._output:
+            return b""
+        first = self._output[0]
+        if size < 0 or len(first) <= size:
+            self._output.popleft()
+            return first
+        self._output[0] = first[size:]
+        return first[:size]
+
+    def finish(self) -> None:
+        """Read to the end of the gzip stream and check its total length."""
+        while not self._done:
+            self._pump()
+            self._output.clear()
+        if self._total != self._entry.size:
+            raise ShardCorrupt(
+                f"{self._where} decompresses to {self._total} bytes but the manifest says its "
+                f"tar is {self._entry.size}; {_CANNOT_RESTORE.format(entry=self._entry)}"
+            )
+
+    def close(self) -> None:
+        """Stop reading ahead (a pending read is waited for, its bytes dropped)."""
+        self._pending = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _fetch(self) -> bytes:
+        """The next chunk of compressed bytes (``b""`` at the end of the file); with read-ahead,
+        the chunk after it is already being read while this one is inflated."""
+        if self._pending is not None:
+            chunk, self._pending = self._pending.result(), None
+        else:
+            chunk = self._read_next()
+        if chunk and self._pool is not None and self._requested < self._member.size:
+            self._pending = self._pool.submit(self._read_next)
+        self._fetched += len(chunk)
+        return chunk
+
+    def _read_next(self) -> bytes:
+        offset = self._requested
+        length = min(self._chunk_size, self._member.size - offset)
+        if length <= 0:
+            return b""
+        self._requested += length
+        chunk = self._read(self._member.offset + offset, length)
+        if len(chunk) != length:
+            raise ShardCorrupt(
+                f"{self._where}: the backup object ends at byte {offset + len(chunk)} of this "
+                f"{self._member.size}-byte file; {_CANNOT_RESTORE.format(entry=self._entry)}"
+            )
+        return chunk
+
+    def _pump(self) -> None:
+        if not self._input:
+            self._input = self._fetch()
+            if not self._input:
+                if not self._inflater.eof:
+                    raise ShardCorrupt(
+                        f"{self._where} is truncated: its gzip stream ends without its trailer "
+                        f"after {self._fetched} bytes ({self._total} bytes decompressed); "
+                        f"{_CANNOT_RESTORE.format(entry=self._entry)}"
+                    )
+                self._done = True
+                return
+        if self._inflater.eof:  # another member follows, or garbage
+            while len(self._input) < len(GZIP_MAGIC) and (more := self._fetch()):
+                self._input += more
+            if not self._input.startswith(GZIP_MAGIC):
+                trailing = self._member.size - self._fetched + len(self._input)
+                raise ShardCorrupt(
+                    f"{self._where} has {trailing} bytes of garbage after its gzip stream "
+                    f"({describe_bytes(self._input)}); "
+                    f"{_CANNOT_RESTORE.format(entry=self._entry)}"
+                )
+            self._inflater = inflate.ZLIB.decompressobj(wbits=_GZIP_WBITS)
+            self._members += 1
+        try:
+            out = self._inflater.decompress(self._input, _MAX_INFLATE)
+        except inflate.errors() as error:
+            raise ShardCorrupt(
+                f"{self._where} is damaged: gzip member {self._members} does not decompress "
+                f"({error}) after {self._total} good bytes; "
+                f"{_CANNOT_RESTORE.format(entry=self._entry)}"
+            ) from error
+        self._input = (
+            self._inflater.unused_data if self._inflater.eof else self._inflater.unconsumed_tail
+        )
+        self._total += len(out)
+        if out:
+            self._output.append(memoryview(out))
