@@ -86,10 +86,15 @@ class WaitOptions:
 
 @dataclass(frozen=True)
 class WaitOutcome:
+    """``settled``: the counts equalled the backup's in the polls asked for. ``exceeded``: they
+    held steady above the backup's (or in a measurement it does not list), which no import
+    still running can undo, so the wait stopped before the timeout."""
+
     counts: dict[MeasurementKey, int]
     settled: bool
     waited: float
     polls: int
+    exceeded: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,29 +120,39 @@ def wait_for_counts(
 
     ``read`` returns the field values per measurement, or None while a shard is still being
     imported. Gives up (``settled=False``, with the last counts read) after ``options.timeout``
-    seconds. Progress lines go to ``progress`` when they change, and every few seconds.
+    seconds, or as soon as the counts hold steady above the backup's: an import only adds
+    values, so waiting longer cannot bring them down. Progress lines go to ``progress`` when
+    they change, and every few seconds.
     """
     wanted = {key: count for key, count in expected.items() if count}
     started = clock()
     latest: dict[MeasurementKey, int] = {}
-    streak = polls = 0
+    streak = steady = polls = 0
     last_line, last_time = "", -PROGRESS_EVERY
     while True:
         reading = read()
         polls += 1
         elapsed = clock() - started
+        previous = latest
         if reading is not None:
             latest = {key: count for key, count in reading.items() if count}
         streak = streak + 1 if reading is not None and latest == wanted else 0
+        steady = steady + 1 if reading is not None and latest == previous else 0
         line = _progress_line(reading, latest, wanted)
         if line != last_line or elapsed - last_time >= PROGRESS_EVERY:
             progress(f"[{elapsed:6.1f}s] {line}")
             last_line, last_time = line, elapsed
         if streak >= options.stable_polls:
             return WaitOutcome(latest, settled=True, waited=elapsed, polls=polls)
+        if steady >= options.stable_polls and _exceeds(latest, wanted):
+            return WaitOutcome(latest, settled=False, waited=elapsed, polls=polls, exceeded=True)
         if elapsed >= options.timeout:
             return WaitOutcome(latest, settled=False, waited=elapsed, polls=polls)
         sleep(min(options.poll_interval, max(options.timeout - elapsed, 0.0)))
+
+
+def _exceeds(latest: dict[MeasurementKey, int], wanted: dict[MeasurementKey, int]) -> bool:
+    return any(count > wanted.get(key, 0) for key, count in latest.items())
 
 
 def _progress_line(
@@ -342,7 +357,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_MISMATCH
     print(render_table(result.rows))
     print(verdict(result.rows))
-    if not result.wait.settled:
+    if result.wait.exceeded:
+        print(
+            "The restored influxd holds more values than the backup lists, steadily: an import "
+            "only adds values, so the drill stopped waiting. The backup's inventory misses "
+            "data the shards hold."
+        )
+    elif not result.wait.settled:
         print(
             f"The restored counts did not reach the backup's within {options.timeout:g} s "
             f"({result.wait.polls} polls): a shard may still be importing (try a longer "

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+import pytest
+
 from local_runner.restore_drill import Counts, WaitOptions, WaitOutcome, wait_for_counts
 
 CPU = ("telegraf", "autogen", "cpu")
@@ -81,10 +83,30 @@ def test_counts_that_never_reach_the_backups_give_up_at_the_timeout_with_the_las
     assert 2 <= len(lines) <= 4  # the same line again only every few seconds
 
 
-def test_a_measurement_the_backup_does_not_list_keeps_the_drill_waiting() -> None:
-    read = readings(EXPECTED | {("telegraf", "autogen", "disk"): 4})
+def test_counts_below_the_backups_are_waited_on_until_the_timeout() -> None:
+    # A shard still importing looks exactly like this; only the timeout ends the wait.
+    read = readings({CPU: 3072, MEM: 1000})
 
-    outcome, lines = wait(read, WaitOptions(timeout=3, poll_interval=1, stable_polls=1))
+    outcome, _ = wait(read, WaitOptions(timeout=30, poll_interval=1, stable_polls=2))
+
+    assert (outcome.settled, outcome.exceeded, outcome.waited) == (False, False, 30)
+
+
+@pytest.mark.parametrize(
+    "steady_reading",
+    [EXPECTED | {("telegraf", "autogen", "disk"): 4}, {CPU: 3073, MEM: 1536}],
+    ids=["a-measurement-the-backup-does-not-list", "one-value-more"],
+)
+def test_counts_steady_above_the_backups_end_the_wait_before_the_timeout(
+    steady_reading: Counts,
+) -> None:
+    # An import only adds values: no later poll can bring these back to the backup's.
+    read = readings({CPU: 3072}, steady_reading)
+
+    outcome, lines = wait(read, WaitOptions(timeout=300, poll_interval=1, stable_polls=2))
 
     assert not outcome.settled
-    assert "1 measurement(s) the backup does not list" in lines[0]
+    assert outcome.exceeded
+    assert outcome.polls == 4  # one growing, then three equal readings: two steady polls
+    assert outcome.waited == 3
+    assert any("measurement(s) match" in line for line in lines)
