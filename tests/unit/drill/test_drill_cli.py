@@ -80,3 +80,18 @@ def test_bad_arguments_exit_2(arguments: list[str]) -> None:
         restore_drill.main(arguments)
 
     assert raised.value.code == 2
+
+
+def test_the_demos_drill_without_influxd_says_it_was_skipped_and_why_and_exits_0(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no influxd there
+    backup = tmp_path / "demo-backup.tar"
+    backup.write_bytes(build_sample_backup())
+
+    code = restore_drill.main(["--skip-without-influxd", str(backup)])
+
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Restore drill skipped: influxd (InfluxDB 1.x) is not installed" in out
+    assert "scripts/ensure-influxdb" in out
