@@ -10,6 +10,7 @@ expectation and the first test fails.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,7 +18,11 @@ from aiven_backup.verify.shard import RangeSource
 from local_runner import restore_drill
 from local_runner.drill_backup import BackupContents, read_contents
 from local_runner.real_backup import make_real_backup_tar
+from tests.support.aws import BUCKET
 from tests.support.drill import tampered
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MEM = ("telegraf", "autogen", "mem")
 
@@ -75,3 +80,18 @@ def test_a_backup_whose_figures_the_restore_misses_fails_the_drill_with_exit_1(
     assert mem.split()[-1] == "MISMATCH"
     assert "MISMATCH: 1 of 6 measurement(s) differ from the backup" in out
     assert "did not reach the backup's within 3 s" in out
+
+
+@pytest.mark.influxdb
+def test_a_backup_in_s3_is_drilled_from_its_uri(
+    backup_tar: Path, s3: S3Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "influxdb-backups/acme/metrics-influx/2024/03/05/metrics-influx-20240305T030000Z.tar"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=backup_tar.read_bytes())
+
+    code = restore_drill.main([f"s3://{BUCKET}/{key}", "--timeout", "60", "--poll-interval", "0.2"])
+
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert f"s3://{BUCKET}/{key}: 11 shard(s) in folder metrics-influx-backup/" in err
+    assert "OK: all 6 measurement(s) restored with the backup's figures" in out
