@@ -225,19 +225,22 @@ def read_figures(server: InfluxServer) -> dict[MeasurementKey, Figures]:
                 raise
             figures[key] = Figures(sum(fields.values()))
             continue
-        times = [
-            series["values"][0][0]
-            for result in body.get("results", [])
-            for series in result.get("series", [])[:1]
-        ]
-        half = len(fields)
-        firsts, lasts = times[:half], times[half:]
+        # One result per statement, in order: the FIRST of every field, then the LAST.
+        times = [_selected_time(result) for result in body.get("results", [])]
+        firsts = [t for t in times[: len(fields)] if t is not None]
+        lasts = [t for t in times[len(fields) :] if t is not None]
         figures[key] = Figures(
-            sum(fields.values()),
-            min(firsts, default=None),
-            max(lasts, default=None),
+            sum(fields.values()), min(firsts, default=None), max(lasts, default=None)
         )
     return figures
+
+
+def _selected_time(result: dict[str, Any]) -> int | None:
+    """The time of the point a FIRST() or LAST() statement selected (None: no point)."""
+    for series in result.get("series", []):
+        for values in series.get("values", []):
+            return int(values[0])
+    return None
 
 
 def _series(body: dict[str, Any]) -> list[dict[str, Any]]:
