@@ -17,6 +17,7 @@ from local_runner.restore_drill import WaitOptions, drill
 from tests.support.drill import inventory_from_points, tampered
 
 FIELDS_PER_SEEDED_LINE = 2  # every line seed_sample_data writes carries two fields
+START_S = 1_709_251_200  # 2024-03-01T00:00:00Z
 
 
 def backup_of(server: InfluxServer, tmp_path: Path, folder: str | None) -> Path:
@@ -67,6 +68,40 @@ def test_a_real_backup_restores_with_every_field_value_and_timestamp_and_exits_0
         last_ns=(1_709_251_200 + 4 * 86_400 - 900) * 10**9,
     )
     assert any("imports the shards in the background" in line for line in lines)
+
+
+@pytest.mark.influxdb
+def test_first_and_last_span_every_field_of_a_measurement(
+    source_influxd: InfluxServer, tmp_path: Path
+) -> None:
+    # "door" is written before and after every "temp" value: the measurement's first and last
+    # are door's, its value count is both fields'.
+    day = 86_400
+    source_influxd.create_database("plant")
+    source_influxd.write(
+        "plant",
+        [
+            f"boiler door=true {START_S}",
+            f"boiler temp=71.5 {START_S + day}",
+            f"boiler temp=72.0,door=false {START_S + 2 * day}",
+            f"boiler door=true {START_S + 3 * day}",
+        ],
+    )
+    expected = inventory_from_points(source_influxd)
+    tar = backup_of(source_influxd, tmp_path, None)
+
+    result = drill(
+        tar,
+        contents_expecting(tar, expected),
+        tmp_path / "drill",
+        WaitOptions(timeout=60, poll_interval=0.2, stable_polls=2),
+        progress=lambda line: None,
+    )
+
+    assert [(row.name, row.restored, row.ok) for row in result.rows] == [
+        ("plant.autogen.boiler", Figures(5, START_S * 10**9, (START_S + 3 * day) * 10**9), True)
+    ]
+    assert result.exit_status == EXIT_OK
 
 
 @pytest.mark.influxdb
