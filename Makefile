@@ -12,11 +12,12 @@ PY := $(VENV)/bin/python
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
 
-.PHONY: help demo test lint typecheck template-check pytest bench bench-quick fmt clean build
+.PHONY: help demo restore-drill test lint typecheck template-check pytest bench bench-quick fmt clean build
 
 help:
 	@echo "make demo   run one complete backup here (Aiven simulator, moto, the real state machine)"
 	@echo "make test   lint, type-check, template checks and the whole test suite"
+	@echo "make restore-drill BACKUP=file.tar|s3://bucket/key.tar  restore a backup into a fresh influxd and compare"
 	@echo "make bench  throughput and memory benchmark against peers (bench/README.md)"
 	@echo "make bench-quick  the Lambda profile at 256 MiB, one round (about 2 minutes)"
 	@echo "make build  sam build (needs python3.12 on PATH)"
@@ -33,9 +34,21 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
+# The demo ends with a restore drill of the backup it made; without influxd the drill says it
+# was skipped and why, and the demo still succeeds.
 demo: $(VENV)/.installed
 	@scripts/ensure-influxdb || echo "influxd could not be installed: the demo serves the built-in sample backup"
 	$(PY) -m local_runner --output demo-backup.tar
+	@echo "Restore drill of demo-backup.tar:"
+	$(PY) -m local_runner.restore_drill --skip-without-influxd --timeout 60 demo-backup.tar
+
+# Exit status of the drill itself (python -m local_runner.restore_drill): 0 all measurements
+# match, 1 a mismatch or a damaged backup, 2 a usage error. make reports any failure as 2.
+# DRILL_ARGS passes more options, e.g. DRILL_ARGS="--timeout 900 --endpoint-url http://...".
+restore-drill: $(VENV)/.installed
+	@test -n "$(BACKUP)" || { echo "usage: make restore-drill BACKUP=backup.tar (or BACKUP=s3://bucket/key.tar)"; exit 2; }
+	@scripts/ensure-influxdb || echo "influxd could not be installed: the drill needs it"
+	$(PY) -m local_runner.restore_drill $(DRILL_ARGS) "$(BACKUP)"
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -322,10 +322,19 @@ bind-address = "{self.rpc_address}"
         self._run_influxd("backup", "-portable", "-host", self.rpc_address, str(dest))
         return dest
 
-    def restore_portable(self, src: Path, db: str | None = None, newdb: str | None = None) -> None:
+    def restore_portable(
+        self,
+        src: Path,
+        db: str | None = None,
+        newdb: str | None = None,
+        *,
+        wait_for_import: bool = True,
+    ) -> None:
         """``influxd restore -portable`` from ``src`` (all databases unless ``db`` is given).
 
-        Returns once the server has imported every shard, into databases that did not exist.
+        Returns once the server has imported every shard, into databases that did not exist;
+        with ``wait_for_import=False`` as soon as the command exits (the restore drill waits on
+        its own terms).
         """
         args = ["restore", "-portable", "-host", self.rpc_address]
         if db is not None:
@@ -333,7 +342,8 @@ bind-address = "{self.rpc_address}"
         if newdb is not None:
             args += ["-newdb", newdb]
         self._run_influxd(*args, str(src))
-        self._wait_until_imported(_tsm_files_per_policy(src, db, newdb))
+        if wait_for_import:
+            self._wait_until_imported(_tsm_files_per_policy(src, db, newdb))
 
     def _wait_until_imported(self, expected: dict[tuple[str, str], int]) -> None:
         """Wait until the restored shards are on disk and answer queries.
@@ -366,7 +376,7 @@ bind-address = "{self.rpc_address}"
         try:
             self.query(f"SELECT count(*) FROM {source}", db=db)  # noqa: S608 (quoted identifiers)
         except InfluxServerError as error:
-            if any(state in str(error) for state in _SHARD_BUSY):
+            if shard_busy(error):
                 return False
             raise
         return True
@@ -387,6 +397,11 @@ bind-address = "{self.rpc_address}"
             raise InfluxServerError(
                 f"influxd {args[0]} exited with status {completed.returncode}: {output[-2000:]}"
             )
+
+
+def shard_busy(error: InfluxServerError) -> bool:
+    """Whether a query failed only because a shard is still being created or imported."""
+    return any(state in str(error) for state in _SHARD_BUSY)
 
 
 def _tsm_files_per_policy(

@@ -265,3 +265,19 @@ class StackMisconfigured(BackupError):
 
 class CleanupIncomplete(TransientError):
     """The failure notification could not be published; the failure handler is retried."""
+
+
+# --- Restore drill (a backup restored into a fresh influxd and counted) -----------------------
+
+
+class UnsafeBackupMember(NotAnInfluxBackup):
+    """The tar names a member that would land outside the folder it is extracted into (an
+    absolute name, a ``..`` step), or one no portable backup holds (a link, a device)."""
+
+
+class RestoreDrillUnavailable(BackupError):
+    """The drill cannot run here: influxd is missing, or the backup named cannot be read."""
+
+
+class RestoreFailed(BackupError):
+    """``influxd restore`` refused the backup, or the fresh influxd would not answer."""
