@@ -223,11 +223,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--profile", action="store_true", help="also cProfile a local run")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
-    parser.add_argument(
-        "--isal-path",
-        help="a folder holding the isal package (pip install --target DIR isal): also measure "
-        "deep verification with ISA-L's inflate",
-    )
     parser.add_argument("--worker", choices=("verify", "null-read"), help=argparse.SUPPRESS)
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -267,11 +262,7 @@ def main(argv: list[str] | None = None) -> None:
             _run_pinned("boto3 get_object to null", [*python, "--worker", "null-read"], size)
         )
         verify = [*python, "--worker", "verify", "--size", str(size)]
-        results.append(_run_pinned("deep verify (zlib)", verify, size))
-        if args.isal_path:
-            results.append(
-                _run_pinned("deep verify (isal)", verify, size, extra_path=f"{args.isal_path}:")
-            )
+        results.append(_run_pinned("deep verify", verify, size))
     finally:
         server.terminate()
         server.wait()
