@@ -443,7 +443,7 @@ def summarize_file(path: Path) -> int:
         rows, records, main_size_mib=ran_with.size_mib, large_size_mib=ran_with.large_size_mib
     )
     print(verdict_lines(found))
-    if costs := memory_size_costs(rows):
+    if costs := memory_size_costs(rows, ran_with.size_mib):
         print(memory_size_table(costs))
     return 0
 
@@ -491,7 +491,7 @@ def run_all(
         rows, records, main_size_mib=args.size_mib, large_size_mib=args.large_size_mib
     )
     table = markdown_table(rows)
-    costs = memory_size_costs(rows)
+    costs = memory_size_costs(rows, args.size_mib)
     print(table)
     print(verdict_lines(found_verdicts), flush=True)
     if costs:

@@ -37,12 +37,15 @@ class MemorySizeCost:
         return self.mib_s >= FAST_ENOUGH_MIB_S
 
 
-def memory_size_costs(rows: Iterable[SummaryRow]) -> list[MemorySizeCost]:
-    """One line per (memory size, source mode) the copier ran at, in memory order."""
+def memory_size_costs(rows: Iterable[SummaryRow], size_mib: int) -> list[MemorySizeCost]:
+    """One line per (memory size, source mode) the copier ran at with a ``size_mib`` file (the
+    main size: the extra large run is for memory growth, not speed), in memory order."""
     costs = []
     for row in rows:
         memory_mb = MEMORY_MB_FOR_QUOTA.get(row.cpu_quota or 0.0)
         if row.contender != COPIER or memory_mb is None or not row.median_mib_s:
+            continue
+        if row.size_mib != size_mib:
             continue
         gb_s_per_gib = (memory_mb / 1024) * (1024 / row.median_mib_s)
         costs.append(

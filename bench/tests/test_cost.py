@@ -9,12 +9,14 @@ from bench.cost import cheapest_fast_enough, memory_size_costs, memory_size_tabl
 from bench.report import SummaryRow
 
 
-def row(contender: str, quota: float, mib_s: float, source: str = "range") -> SummaryRow:
+def row(
+    contender: str, quota: float, mib_s: float, source: str = "range", size_mib: int = 1024
+) -> SummaryRow:
     return SummaryRow(
         contender=contender,
         sink="null",
         source=source,
-        size_mib=1024,
+        size_mib=size_mib,
         cpu_quota=quota,
         tls=True,
         runs_ok=3,
@@ -30,9 +32,16 @@ def row(contender: str, quota: float, mib_s: float, source: str = "range") -> Su
 
 
 def test_gb_seconds_and_dollars_follow_memory_over_speed() -> None:
-    costs = memory_size_costs([row("copier", 1.0, 128.0), row("rclone", 1.0, 64.0)])
+    costs = memory_size_costs(
+        [
+            row("copier", 1.0, 128.0),
+            row("rclone", 1.0, 64.0),
+            row("copier", 1.0, 400.0, size_mib=4096),
+        ],
+        1024,
+    )
 
-    assert len(costs) == 1  # the copier's only
+    assert len(costs) == 1  # the copier's only, at the main size
     [cost] = costs
     assert cost.memory_mb == 1769
     assert cost.gb_s_per_gib == pytest.approx(1769 / 1024 * 8, abs=0.01)  # 8 s per GiB
@@ -41,7 +50,7 @@ def test_gb_seconds_and_dollars_follow_memory_over_speed() -> None:
 
 def test_the_cheapest_size_that_reaches_100_mib_s_wins() -> None:
     costs = memory_size_costs(
-        [row("copier", 0.58, 90.0), row("copier", 1.0, 150.0), row("copier", 1.7, 180.0)]
+        [row("copier", 0.58, 90.0), row("copier", 1.0, 150.0), row("copier", 1.7, 180.0)], 1024
     )
 
     assert cheapest_fast_enough(costs) == 1769  # 1024 is too slow, 3008 dearer per GiB
@@ -49,6 +58,6 @@ def test_the_cheapest_size_that_reaches_100_mib_s_wins() -> None:
 
 
 def test_no_size_is_chosen_when_none_is_fast_enough() -> None:
-    costs = memory_size_costs([row("copier", 0.58, 60.0), row("copier", 1.0, 99.9)])
+    costs = memory_size_costs([row("copier", 0.58, 60.0), row("copier", 1.0, 99.9)], 1024)
 
     assert cheapest_fast_enough(costs) is None
