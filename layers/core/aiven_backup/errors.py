@@ -227,6 +227,11 @@ class MetaManifestMismatch(BackupContentCorrupt):
     """The metastore and the manifest disagree on which shards the backup holds."""
 
 
+class VerificationIncomplete(BackupError):
+    """The verification's last step found a batch of shards without a complete report: the
+    state machine did not verify every shard (it says nothing about the object's bytes)."""
+
+
 # --- Concurrency -----------------------------------------------------------------------------
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
 from aiven_backup.s3.retry import call_with_retries
+from aiven_backup.verify.data_inventory import DataInventory
 from aiven_backup.verify.inventory import Inventory
 
 if TYPE_CHECKING:
@@ -40,15 +42,21 @@ def write_inventory(
     key: str,
     inventory: Inventory,
     *,
+    data: DataInventory | None = None,
+    extra: Mapping[str, Any] | None = None,
     retry: RetriesOneOperation = TRANSFER_RETRY,
 ) -> str:
     """Write ``<key>.inventory.json``, tag ``key`` as verified; returns the inventory's key.
 
     Tags the object already has are kept (as many as S3's limit of 10 leaves room for). Writing
-    twice gives the same result, so a retried step is harmless.
+    twice gives the same result, so a retried step is harmless. ``data`` (what the shards hold)
+    goes in as ``data``, ``extra`` fields at the top level.
     """
     target = inventory_key(key)
-    body = {"object": {"bucket": bucket, "key": key}, **inventory.to_dict()}
+    body: dict[str, Any] = {"object": {"bucket": bucket, "key": key}, **inventory.to_dict()}
+    if data is not None:
+        body["data"] = data.to_dict()
+    body.update(extra or {})
     call_with_retries(
         lambda: s3.put_object(
             Bucket=bucket,

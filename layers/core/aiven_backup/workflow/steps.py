@@ -30,7 +30,6 @@ from aiven_backup.errors import (
 from aiven_backup.metrics import MetricsSink, success_metrics
 from aiven_backup.redaction import redact_url
 from aiven_backup.storage import apply_retention_class, decide_retention
-from aiven_backup.verify import verify_backup, write_inventory
 from aiven_backup.workflow.deadline import seconds_until
 from aiven_backup.workflow.execution_input import ExecutionInput, parse_execution_input
 from aiven_backup.workflow.notification import (
@@ -195,18 +194,6 @@ def copy_backup(
             bytes_copied=outcome.offset,
             started_at=started_at,
         ),
-    )
-
-
-def verify_and_record(state: RunState, services: Services) -> RunState:
-    """Check the tar in S3 is a complete portable backup; write its inventory next to it."""
-    inventory = verify_backup(services.s3, state.bucket, state.key)
-    inventory_key = write_inventory(services.s3, state.bucket, state.key, inventory)
-    return replace(
-        state,
-        inventory=inventory.summary(),
-        inventory_key=inventory_key,
-        inventory_text=inventory.summary_text(),
     )
 
 
