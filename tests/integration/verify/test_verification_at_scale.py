@@ -2,8 +2,8 @@
 Map of batches, and each step resumes from S3 when its invocation's time runs out.
 
 Budgets are made small through the functions' time limits and the verification's time margin
-(a second or less per invocation, against Lambda's 300 and 900), never by asserting how long anything took: the tests show
-the loops are taken by counting invocations.
+(a second or less per invocation, against Lambda's 300 and 900), never by asserting how long
+anything took: the tests show the loops are taken by counting invocations.
 """
 
 from __future__ import annotations
