@@ -63,6 +63,7 @@ class VerificationState:
     data_text: str | None = None
     newest_age_hours: float | None = None
     stale: bool = False
+    max_data_age_hours: float | None = None  # the limit ``stale`` was decided against
 
 
 @dataclass(frozen=True)

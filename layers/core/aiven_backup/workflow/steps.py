@@ -42,6 +42,7 @@ from aiven_backup.workflow.run_state import (
     ExecutionRef,
     RunState,
     SourceState,
+    VerificationState,
     WaitState,
 )
 from aiven_backup.workflow.s3_layout import backup_key
@@ -203,6 +204,7 @@ def finish_backup(
     """Give the backup its retention class, emit the run's metrics, release the lock and
     announce success. Returns the execution's result."""
     request = state.request
+    verification = state.verification or VerificationState()
     size = int((state.result or {}).get("size", 0))
     now = services.clock()
     duration = now - parse_timestamp(state.execution.started_at).timestamp()
@@ -234,6 +236,9 @@ def finish_backup(
         inventory_key=state.inventory_key,
         inventory_text=state.inventory_text,
         execution_arn=state.execution.arn,
+        data_text=verification.data_text,
+        stale_hours=verification.newest_age_hours if verification.stale else None,
+        max_data_age_hours=verification.max_data_age_hours,
     )
     if request.notify:  # false in a fan-out with NotifyEach=false: its summary announces it
         publish(services.sns, services.settings.topic_arn, notification)
@@ -250,6 +255,8 @@ def finish_backup(
         "version_id": (state.result or {}).get("version_id"),
         "inventory_key": state.inventory_key,
         "inventory": state.inventory,
+        "data": verification.data_text,
+        "stale": verification.stale,
         "retention_class": retention.retention_class.value,
         "duration_seconds": round(duration, 3),
         "wait_seconds": round(max(0.0, state.ready_at - state.requested_at), 3),

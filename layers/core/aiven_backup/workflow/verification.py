@@ -227,7 +227,13 @@ def finish_verification(state: RunState, services: Services) -> RunState:
         inventory=inventory.summary(),
         inventory_key=key,
         inventory_text=inventory.summary_text(),
-        verification=replace(verification, data_text=data_text, newest_age_hours=age, stale=stale),
+        verification=replace(
+            verification,
+            data_text=data_text,
+            newest_age_hours=age,
+            stale=stale,
+            max_data_age_hours=limit,
+        ),
     )
 
 
