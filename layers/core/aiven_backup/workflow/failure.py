@@ -261,6 +261,8 @@ def _settle_copied_object(
     """Delete or keep-and-tag the copied object; returns what was done, for the notification,
     and whether it was kept."""
     location = f"s3://{bucket}/{key}"
+    if put_by_hand and error_name == InvalidExecutionInput.__name__:
+        return f"nothing done to {location} (the input named no object this stack verifies)", False
     retry = services.settings.copy.retry_policy
     verdict = copied_object_verdict(error_name, put_by_hand=put_by_hand)
     if verdict is CopiedObjectVerdict.DELETE:
@@ -335,7 +337,7 @@ def _run_of_stopped_execution(
         request = parse_execution_input(raw_input, services.input_defaults, now=started)
     except InvalidExecutionInput:
         return identify_run({"input": raw_input}, services)
-    key = backup_key(
+    key = request.s3_key or backup_key(
         request.s3_prefix, request.project, request.service, request.backup_name, started
     )
     bucket = services.settings.bucket
@@ -348,6 +350,7 @@ def _run_of_stopped_execution(
         bucket,
         copied_but_not_verified=copied,
         notify=request.notify,
+        put_by_hand=request.s3_key is not None,
     )
 
 
@@ -374,6 +377,7 @@ def identify_run(failed_state: Mapping[str, Any], services: Services) -> FailedR
             state.bucket,
             copied_but_not_verified=state.copy.done and state.inventory is None,
             notify=request.notify,
+            put_by_hand=request.s3_key is not None,
             verification_batches=(
                 len(state.verification.batches) if state.verification is not None else None
             ),

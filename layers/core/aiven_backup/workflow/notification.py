@@ -77,6 +77,7 @@ def success_notification(
     data_text: str | None = None,
     stale_hours: float | None = None,
     max_data_age_hours: float | None = None,
+    verified_only: bool = False,
 ) -> Notification:
     """``data_text``: what the shards hold (``DataInventory.summary_text``). ``stale_hours``:
     the newest point's age before the backup when it is over ``max_data_age_hours`` (status
@@ -95,7 +96,11 @@ def success_notification(
     )
     body = "\n".join(
         [
-            f"The InfluxDB backup of {project}/{service} landed in S3.",
+            (
+                f"The InfluxDB backup of {project}/{service} in S3 was verified (mode verify)."
+                if verified_only
+                else f"The InfluxDB backup of {project}/{service} landed in S3."
+            ),
             "",
             *warning,
             f"Backup name: {backup_name}",

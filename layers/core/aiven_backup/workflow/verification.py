@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aiven_backup.errors import InvalidExecutionInput, VerificationIncomplete
+from aiven_backup.errors import InvalidExecutionInput, UploadLost, VerificationIncomplete
 from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.batch import Shard, verify_batch
 from aiven_backup.verify.data_inventory import DataInventory
@@ -51,7 +51,7 @@ def plan_verification(state: RunState, services: Services, deadline: float) -> R
     s3, bucket, key = services.s3, state.bucket, state.key
     previous = state.verification
     scratch = Scratch(s3, bucket, key)
-    size = previous.size if previous else _object_size(services, bucket, key)
+    size = previous.size if previous else _object_size(state, services)
     reader = S3RangeReader(
         s3, bucket, key, size, max_read_ahead=MAX_WINDOW, cached_chunks=INDEX_CACHED_WINDOWS
     )
@@ -246,10 +246,20 @@ def backup_moment(stamp: str, fallback_epoch: float) -> datetime:
         return datetime.fromtimestamp(fallback_epoch, UTC)
 
 
-def _object_size(services: Services, bucket: str, key: str) -> int:
-    return call_with_retries(
-        lambda: services.s3.head_object(Bucket=bucket, Key=key)["ContentLength"],
-        services.settings.copy.retry_policy,
-        "verify",
-        f"s3://{bucket}/{key}",
-    )
+def _object_size(state: RunState, services: Services) -> int:
+    bucket, key = state.bucket, state.key
+    try:
+        return call_with_retries(
+            lambda: services.s3.head_object(Bucket=bucket, Key=key)["ContentLength"],
+            services.settings.copy.retry_policy,
+            "verify",
+            f"s3://{bucket}/{key}",
+        )
+    except UploadLost:
+        if state.request.s3_key is None:
+            raise
+        raise InvalidExecutionInput(
+            "s3_key",
+            f"there is no object {key!r} in the stack's bucket {bucket}: put the backup there "
+            "first (aws s3 cp), or correct the key",
+        ) from None
