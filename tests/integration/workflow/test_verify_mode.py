@@ -4,6 +4,7 @@ service was deleted, say) is verified, inventoried and tagged, with no Aiven cal
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 
@@ -26,8 +27,11 @@ def tags_of(workflow: Workflow, key: str) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in tag_set}
 
 
-def lock_items() -> list[dict[str, object]]:
-    return boto3.client("dynamodb").scan(TableName="influxdb-backup-locks")["Items"]
+def lock_items() -> list[dict[str, Any]]:
+    return [
+        dict(item)
+        for item in boto3.client("dynamodb").scan(TableName="influxdb-backup-locks")["Items"]
+    ]
 
 
 def test_an_object_put_there_by_hand_is_verified_without_aiven_or_the_lock(
