@@ -22,17 +22,21 @@ EXECUTION = ExecutionRef(
 )
 
 
-def services_on_moto(environment: Mapping[str, str] | None = None) -> Services:
+def services_on_moto(
+    environment: Mapping[str, str] | None = None, *, create: bool = True
+) -> Services:
     """Services whose bucket (``BUCKET``, made by the ``s3`` fixture), topic and lock table are
-    in moto; call inside ``mock_aws``. ``environment`` adds to the stack's variables."""
+    in moto (made here unless ``create`` is false); call inside ``mock_aws``. ``environment``
+    adds to the stack's variables."""
     sns = boto3.client("sns", region_name=REGION)
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName=LOCK_TABLE,
-        AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    if create:
+        dynamodb.create_table(
+            TableName=LOCK_TABLE,
+            AttributeDefinitions=[{"AttributeName": "lock_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "lock_id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
     env = {
         "AIVEN_TOKEN_SECRET_ID": "arn:aws:secretsmanager:us-east-1:123456789012:secret:t",
         "BACKUP_BUCKET": BUCKET,

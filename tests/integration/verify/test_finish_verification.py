@@ -17,6 +17,7 @@ from aiven_backup.verify.scratch import Scratch
 from aiven_backup.verify.shard import ShardReport
 from aiven_backup.workflow import steps, verification
 from aiven_backup.workflow.run_state import RunState
+from aiven_backup.workflow.services import Services
 from local_runner.sample_backup import build_sample_backup
 from tests.support.aws import BUCKET
 from tests.support.services import copied_run, services_on_moto
@@ -125,3 +126,19 @@ def test_finishing_deletes_every_working_file(s3: S3Client) -> None:
 
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
     assert sorted(keys) == [KEY, f"{KEY}.inventory.json"]
+
+
+def test_finishing_again_after_a_finished_attempt_gives_the_same_state(s3: S3Client) -> None:
+    """Step Functions retries a step whose invocation timed out after it had done its work."""
+    finished, _ = verified_with_newest_point(
+        s3, {"MAX_DATA_AGE_HOURS": "24"}, newest=STAMP_TIME - timedelta(hours=30)
+    )
+
+    again = verification.finish_verification(finished, services_again())
+
+    assert again == finished
+
+
+def services_again() -> Services:
+    """The same stack's services a second time (the lock table and topic exist already)."""
+    return services_on_moto({"MAX_DATA_AGE_HOURS": "24"}, create=False)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
 from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.data_inventory import DataInventory
-from aiven_backup.verify.inventory import Inventory
+from aiven_backup.verify.inventory import Inventory, InventoryFile
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -89,6 +89,34 @@ def write_inventory(
         location,
     )
     return target
+
+
+def read_inventory(
+    s3: S3Client, bucket: str, key: str, *, retry: RetriesOneOperation = TRANSFER_RETRY
+) -> tuple[Inventory, DataInventory] | None:
+    """The inventory ``write_inventory`` wrote for ``key`` (and its data), or None if there is
+    none (the caller needs ``s3:ListBucket`` for S3 to say so rather than refuse)."""
+    target = inventory_key(key)
+
+    def get() -> bytes | None:
+        try:
+            return s3.get_object(Bucket=bucket, Key=target)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    raw = call_with_retries(get, retry, "read the inventory", f"s3://{bucket}/{target}")
+    if raw is None:
+        return None
+    document = json.loads(raw)
+    inventory = Inventory(
+        stamp=str(document["stamp"]),
+        folder=str(document["folder"]),
+        databases=document["databases"],
+        files=[InventoryFile(**file) for file in document["files"]],
+        total_size=int(document["total_size"]),
+        limited=bool(document["limited"]),
+    )
+    return inventory, DataInventory.from_dict(document.get("data") or {})
 
 
 def _tag_value(value: str) -> str:

@@ -25,11 +25,16 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from aiven_backup.errors import InvalidExecutionInput, UploadLost, VerificationIncomplete
+from aiven_backup.errors import (
+    InvalidExecutionInput,
+    UploadFailed,
+    UploadLost,
+    VerificationIncomplete,
+)
 from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.batch import Shard, verify_batch
 from aiven_backup.verify.data_inventory import DataInventory
-from aiven_backup.verify.publish import write_inventory
+from aiven_backup.verify.publish import inventory_key, read_inventory, write_inventory
 from aiven_backup.verify.s3_ranges import MAX_WINDOW, S3RangeReader
 from aiven_backup.verify.scratch import Scratch
 from aiven_backup.verify.tar_index import TarMember, walk_tar
@@ -166,7 +171,9 @@ def verify_shard_batch(item: BatchItem, services: Services, deadline: float) -> 
     """Verify the batch's shards not verified yet, until done or ``deadline``."""
     scratch = Scratch(services.s3, item.bucket, item.key)
     shards = scratch.read_batch(item.batch)
-    reports, complete = scratch.read_reports(item.batch)
+    # No report before the first invocation. (Never read a key that may not exist: without
+    # s3:ListBucket, S3 answers 403, not 404.) A retried first invocation starts afresh.
+    reports, complete = scratch.read_reports(item.batch) if item.invocations else ([], False)
     if not complete:
         progress = verify_batch(
             services.s3,
@@ -193,7 +200,11 @@ def finish_verification(state: RunState, services: Services) -> RunState:
     """Merge the batches' reports, write the inventory, tag the object, clean up."""
     verification = state.verification or VerificationState()
     scratch = Scratch(services.s3, state.bucket, state.key)
-    inventory, batches = scratch.read_plan()
+    try:
+        inventory, batches = scratch.read_plan()
+    except UploadLost:
+        # A retry after an attempt that wrote the inventory and deleted the working files.
+        return _already_finished(state, services)
     data = DataInventory()
     for batch in range(batches):
         reports, complete = scratch.read_reports(batch)
@@ -237,6 +248,34 @@ def finish_verification(state: RunState, services: Services) -> RunState:
     )
 
 
+def _already_finished(state: RunState, services: Services) -> RunState:
+    key = inventory_key(state.key)
+    written = read_inventory(services.s3, state.bucket, state.key)
+    if written is None:
+        raise VerificationIncomplete(
+            f"s3://{state.bucket}/{state.key}: the verification's plan is gone and no inventory "
+            f"was written ({key}); start the verification again (execution input mode 'verify')"
+        )
+    inventory, data = written
+    verification = state.verification or VerificationState()
+    stamp_time = backup_moment(inventory.stamp, state.requested_at or services.clock())
+    age = data.newest_age_hours(stamp_time)
+    limit = services.settings.verify.max_data_age_hours
+    return replace(
+        state,
+        inventory=inventory.summary(),
+        inventory_key=key,
+        inventory_text=inventory.summary_text(),
+        verification=replace(
+            verification,
+            data_text=data.summary_text(stamp_time),
+            newest_age_hours=age,
+            stale=limit is not None and age is not None and age > limit,
+            max_data_age_hours=limit,
+        ),
+    )
+
+
 def backup_moment(stamp: str, fallback_epoch: float) -> datetime:
     """When the backup was made: its manifest's stamp (``20261123T030000Z``), which influxd
     writes as the backup starts; otherwise ``fallback_epoch``."""
@@ -255,11 +294,11 @@ def _object_size(state: RunState, services: Services) -> int:
             "verify",
             f"s3://{bucket}/{key}",
         )
-    except UploadLost:
+    except (UploadLost, UploadFailed):
         if state.request.s3_key is None:
             raise
         raise InvalidExecutionInput(
             "s3_key",
-            f"there is no object {key!r} in the stack's bucket {bucket}: put the backup there "
-            "first (aws s3 cp), or correct the key",
+            f"there is no object {key!r} in the stack's bucket {bucket} (or it may not be "
+            "read): put the backup there first (aws s3 cp), or correct the key",
         ) from None
