@@ -142,3 +142,20 @@ def test_finishing_again_after_a_finished_attempt_gives_the_same_state(s3: S3Cli
 def services_again() -> Services:
     """The same stack's services a second time (the lock table and topic exist already)."""
     return services_on_moto({"MAX_DATA_AGE_HOURS": "24"}, create=False)
+
+
+def test_working_files_are_tagged_so_that_s3_expires_any_left_behind(s3: S3Client) -> None:
+    body = build_sample_backup()
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=body)
+
+    verification.plan_verification(copied_run(KEY, len(body)), services_on_moto(), FAR_AWAY)
+
+    working = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=f"{KEY}.verification/")["Contents"]
+    ]
+    assert working  # the plan and one batch
+    for key in working:
+        assert s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"] == [
+            {"Key": "retention-class", "Value": "failed"}
+        ]

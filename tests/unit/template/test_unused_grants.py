@@ -56,9 +56,10 @@ def test_verification_steps_may_put_only_their_working_files(function: str) -> N
     assert resources, f"{function} must be allowed to write its working files"
     assert all(arn.endswith(SCRATCH_OBJECTS) for arn in resources), resources
     assert scratch_keys("p/acme/s/2026/11/23/b.tar", 1)[0].startswith("p/acme/s/2026/11/23/b.tar")
-    assert (
-        granted_actions(TRANSLATED, function) & {"s3:DeleteObject", "s3:PutObjectTagging"} == set()
-    )
+    assert "s3:DeleteObject" not in granted_actions(TRANSLATED, function)
+    tagged = _resources_granted(function, "s3:PutObjectTagging")
+    assert tagged, f"{function} tags its working files as it writes them"
+    assert all(arn.endswith(SCRATCH_OBJECTS) for arn in tagged), tagged
 
 
 def test_finish_verification_may_put_only_the_inventory_and_delete_only_working_files() -> None:

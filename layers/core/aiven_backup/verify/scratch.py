@@ -10,7 +10,9 @@ The state machine's payload stays small (Step Functions allows 256 KiB), so what
 - ``report-00000.json``: that batch's ``ShardReport``s so far (rewritten as it resumes).
 
 FinishVerification deletes them once the inventory is written; the failure path deletes them
-too (``scratch_keys``). Nothing here is ever a backup: the keys end in ``.json`` under a folder
+too (``scratch_keys``). Each is written tagged ``retention-class=failed``, so whatever is left
+(a run stopped mid-way, the locked versions under Object Lock) expires with the bucket's rule
+for what failed runs leave. Nothing here is ever a backup: the keys end in ``.json`` under a folder
 named after the object, so listing backups (``*.tar``) never sees them.
 """
 
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
 from aiven_backup.s3.retry import call_with_retries
+from aiven_backup.storage.retention import RETENTION_CLASS_TAG, RetentionClass
 from aiven_backup.verify.inventory import Inventory, InventoryFile
 from aiven_backup.verify.manifest import ManifestEntry
 from aiven_backup.verify.shard import ShardReport
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 SCRATCH_SUFFIX = ".verification/"
+SCRATCH_TAGGING = f"{RETENTION_CLASS_TAG}={RetentionClass.FAILED.value}"
 INDEX_NAME = "index.json"
 PLAN_NAME = "plan.json"
 
@@ -153,6 +157,7 @@ class Scratch:
                 Body=body,
                 ContentType="application/json",
                 ChecksumAlgorithm="CRC32",  # a bucket with Object Lock refuses a PUT without
+                Tagging=SCRATCH_TAGGING,
             ),
             self._retry,
             "write the verification's working file",
