@@ -52,7 +52,8 @@ template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) validate --lint --template template.yaml
 	$(SAM_VENV)/bin/python tests/tools/lint_translated_template.py template.yaml
 
-# The structural template tests translate template.yaml with the SAM CLI's translator.
+# The structural template tests translate template.yaml with the SAM CLI's translator. The run
+# ends with the least-privilege check of every AWS call the handlers made (README, Development).
 pytest: $(VENV)/.installed $(SAM_VENV)/.installed
 	scripts/ensure-influxdb
 	$(PY) -m pytest -n 2
@@ -70,7 +71,7 @@ bench: $(VENV)/.installed
 # It measures layers/core as it is in the working tree (COPIER_REF=HEAD: as committed).
 COPIER_REF ?= worktree
 bench-quick: $(VENV)/.installed
-	$(PY) -m bench --profile lambda --size-mib 256 --repeat 1 --large-size-mib 0 \
+	$(PY) -m bench --profile lambda --size-mib 256 --repeat 1 --large-size-mib 0 --cpu-quotas 0.58,1.0 \
 		--copier-ref $(COPIER_REF) \
 		--out-dir $${TMPDIR:-/tmp}/aiven-backup-bench/results
 

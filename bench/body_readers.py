@@ -17,7 +17,7 @@ Readers:
   ``HTTPResponse.readinto``;
 - ``httpx``: ``Client.stream`` and ``iter_raw``, each chunk copied into the buffer;
 - ``copier``: the copier's own ``HttpSource.open(...).readinto`` (``layers/core`` as it is in the
-  working tree; today httpx underneath), for reference.
+  working tree; ``http.client`` underneath since issue 14), for reference.
 
 The figures are the reader's own process CPU (``time.process_time``) and wall time, summed over
 the read calls only: interpreter start-up, imports and the CRC32 that checks every byte read
@@ -269,15 +269,12 @@ def _httpx_reader(plan: Plan, context: ssl.SSLContext, timer: Timer, deliver: De
 
 
 def _copier_reader(plan: Plan, context: ssl.SSLContext, timer: Timer, deliver: Deliver) -> None:
-    import httpx  # noqa: PLC0415
-
     sys.path.insert(0, str(REPO_ROOT / "layers" / "core"))
     from aiven_backup.copier.source import HttpSource  # noqa: PLC0415
 
     buffer = memoryview(bytearray(plan.part))
     with timer.timed():
-        client = httpx.Client(verify=context, follow_redirects=False)
-        source = HttpSource(plan.url, client, connect_timeout=10, read_timeout=60)
+        source = HttpSource(plan.url, connect_timeout=10, read_timeout=60, ssl_context=context)
     try:
         for first, last in plan.ranges():
             with timer.timed():
@@ -293,7 +290,7 @@ def _copier_reader(plan: Plan, context: ssl.SSLContext, timer: Timer, deliver: D
                 with timer.timed():
                     body.close()
     finally:
-        client.close()
+        source.close()
 
 
 _READER_FUNCTIONS: dict[str, Callable[[Plan, ssl.SSLContext, Timer, Deliver], None]] = {

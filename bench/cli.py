@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 from bench import sinks
 from bench.contenders import CONTENDERS, COPIER, CopierSettings, Job, commands_for
 from bench.copier_settings import CopierSource, copier_settings, copier_source, scratch_dir
+from bench.cost import cheapest_fast_enough, memory_size_costs, memory_size_table
 from bench.cpu_quota import CpuQuotaGroup, check_available
 from bench.machine import load_average, machine_facts, process_cpu_s
 from bench.measure import run_pipeline
@@ -56,7 +57,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "lambda": {
         "sinks": [sinks.NULL],
         "tls": "on",
-        "cpu_quotas": [0.58, 1.0],
+        "cpu_quotas": [0.58, 1.0, 1.7],
         "size_mib": 1024,
         "moto_size_mib": 256,
         "range": ["on", "off"],
@@ -442,6 +443,8 @@ def summarize_file(path: Path) -> int:
         rows, records, main_size_mib=ran_with.size_mib, large_size_mib=ran_with.large_size_mib
     )
     print(verdict_lines(found))
+    if costs := memory_size_costs(rows):
+        print(memory_size_table(costs))
     return 0
 
 
@@ -488,8 +491,14 @@ def run_all(
         rows, records, main_size_mib=args.size_mib, large_size_mib=args.large_size_mib
     )
     table = markdown_table(rows)
+    costs = memory_size_costs(rows)
     print(table)
     print(verdict_lines(found_verdicts), flush=True)
+    if costs:
+        print(memory_size_table(costs))
+        print(
+            f"cheapest MemorySize copying at >= 100 MiB/s (Range on): {cheapest_fast_enough(costs)}"
+        )
     out = args.out_dir / f"{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     write_json(
         out,
@@ -513,6 +522,8 @@ def run_all(
             "summary": rows,
             "targets": found_verdicts,
             "table_markdown": table,
+            "memory_sizes": costs,
+            "cheapest_fast_enough_memory_mb": cheapest_fast_enough(costs),
             "runs": records,
         },
     )

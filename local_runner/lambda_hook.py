@@ -24,7 +24,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from aws_lambda_powertools.utilities import parameters
 from moto.awslambda.models import LambdaFunction
+
+from local_runner import call_recording
 
 Handler = Callable[[Any, Any], Any]
 
@@ -74,6 +77,9 @@ class InProcessLambdas:
         self.invocations: list[InvocationRecord] = []
         self._modules: dict[str, ModuleType] = {}
         self._env_lock = threading.Lock()
+        # The stack's names, for attributing each AWS call a handler makes (call_recording.py).
+        self.deployment: call_recording.Deployment | None = None
+        self._cache_owner: str | None = None
 
     def register(self, name: str, function: LocalFunction) -> None:
         self.functions[name] = function
@@ -91,8 +97,20 @@ class InProcessLambdas:
             # Every function of the stack shares its Globals; the few per-function variables do
             # not conflict, so setting them without restoring is safe across threads.
             os.environ.update(function.environment)
+            # Each function runs in containers of its own: what another function's handler
+            # cached (Powertools' parameters: the Aiven token) is not there, and this one reads
+            # the secret itself, as its role must allow.
+            if self._cache_owner != name:
+                parameters.clear_caches()  # type: ignore[no-untyped-call]
+                self._cache_owner = name
+        recorded = (
+            call_recording.invocation(name, self.deployment)
+            if self.deployment is not None
+            else contextlib.nullcontext()
+        )
         try:
-            result = handler(event, context)
+            with recorded:
+                result = handler(event, context)
         except Exception as error:
             self.invocations.append(InvocationRecord(name, event, type(error).__name__))
             payload = {

@@ -28,6 +28,7 @@ from aiven_backup.workflow.execution_input import InputDefaults
 from aiven_backup.workflow.services import Services, services_for
 from aiven_backup.workflow.settings import Settings
 from local_runner import template as tpl
+from local_runner.call_recording import ACCOUNT_ID, Deployment
 from local_runner.lambda_hook import InProcessLambdas, LocalFunction
 from local_runner.moto_sfn import states_integration_as_aws
 
@@ -282,6 +283,19 @@ class LocalStack:
                 self.schedule_inputs[event] = json.loads(resolve(value))
                 self.schedule_targets[event] = machine.logical_id
         self.state_machine_arn = self.state_machine_arns[SINGLE_STATE_MACHINE]
+        # What the functions' roles resolve to here, for the least-privilege check.
+        self.lambdas.deployment = Deployment(
+            parameters=parameters,
+            refs={**refs, "AWS::AccountId": ACCOUNT_ID},
+            attributes={
+                **{
+                    f"{logical_id}.{name}": value
+                    for (logical_id, name), value in attributes.items()
+                },
+                "LockTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}",
+                "NotificationTopic.TopicName": self.topic_arn.rsplit(":", 1)[-1],
+            },
+        )
 
         for spec in function_specs:
             # What the Lambda runtime sets, then what the template declares.

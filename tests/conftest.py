@@ -18,6 +18,9 @@ from tests.support.workflow import Workflow, WorkflowFactory, workflow_factory
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+# Records the handlers' AWS calls and checks them against template.yaml's roles at the end.
+pytest_plugins = ["tests.support.least_privilege_plugin"]
+
 
 @pytest.fixture(autouse=True)
 def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:

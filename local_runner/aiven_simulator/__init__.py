@@ -39,7 +39,9 @@ failure_result="...", existing_backup_name=None) -> SimulatedService``
     Sends every request to this server keeping the ``Host`` header, for host names that do not
     resolve here (the public route's ``public-127.0.0.1``, privatelink's ``privatelink-1-...``).
 ``download`` (``DownloadSettings``): ``content_length=False`` (chunked, no length),
-    ``ranges=False`` (``Range`` ignored, always 200), ``head=False`` (``HEAD`` gets 403).
+    ``ranges=False`` (``Range`` ignored, always 200), ``head=False`` (``HEAD`` gets 403),
+    ``etag=False`` / ``last_modified=False`` (no such validator). ``If-Range`` is honoured: a
+    range whose validator is not the current backup's is answered 200 with the whole backup.
 ``faults`` (``Faults``), each firing for ``count``/``times`` requests, ``faults.clear()`` disarms:
     ``api_status(status, count=1, body=None, *, paths=None, methods=None, retry_after=None)``
     (429 carries Aiven's real "Rate limit 120 exceeded - try again in 28s" body; ``body`` may be
@@ -48,6 +50,9 @@ failure_result="...", existing_backup_name=None) -> SimulatedService``
     times=1)`` (TCP reset mid-body), ``truncate_download(nbytes, times=1)`` (full length
     announced, fewer bytes sent), ``wrong_content_length(announced, times=1)``,
     ``download_status(status, count=1)``, ``trickle(bytes_per_second | None)``,
+    ``replace_backup_at(offset, replacement, drop=True) -> Replacement`` (once a data GET's body
+    reaches ``offset``, the service serves ``replacement`` under the same name with a new ETag and
+    a later Last-Modified; ``drop`` resets the connection there),
     ``api_hold(paths=None, methods=None) -> Hold`` (matching calls wait until ``hold.release()``;
     ``hold.entered`` is set once one waits).
 Many services, each independent: every ``SimulatedService`` has its own ``faults`` (the same

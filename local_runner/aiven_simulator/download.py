@@ -1,8 +1,10 @@
 """The simulated backup download host: ``GET /backups/<project>/<service>/<backup_name>.tar``.
 
 Serves the service's current backup only (404 before its task succeeded and after a newer backup
-replaced it), behind HTTP basic auth, with ``Range`` (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``)
-and ``Content-Length`` each switchable off, and the download faults of ``Faults``.
+replaced it), behind HTTP basic auth, with ``Range`` (``bytes=a-b``, ``bytes=a-``, ``bytes=-n``),
+``Content-Length`` and the validators (a strong ``ETag``, ``Last-Modified``) each switchable off,
+``If-Range`` honoured as a real server does (a range whose validator does not match the current
+backup is answered 200 with the whole body), and the download faults of ``Faults``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
-from local_runner.aiven_simulator.faults import DownloadFault, DownloadSettings, Faults
+from local_runner.aiven_simulator.faults import (
+    DownloadFault,
+    DownloadSettings,
+    Faults,
+    Replacement,
+)
 from local_runner.aiven_simulator.state import SimulatedService
 
 CHUNK_SIZE = 1024 * 1024
@@ -53,6 +60,26 @@ def parse_range(header: str | None, total: int) -> ByteRange | bool | None:
     if start >= total or (last and int(last) < start):
         return False
     return ByteRange(start, end)
+
+
+@dataclass(frozen=True)
+class Served:
+    """One answer's view of the backup: its bytes and validators, taken together."""
+
+    data: memoryview
+    etag: str | None
+    last_modified: str | None
+
+
+def if_range_matches(header: str | None, served: Served) -> bool:
+    """RFC 9110 13.1.5: an entity tag matches only strongly (a weak one never does), a date
+    only when it is exactly the current ``Last-Modified``; no ``If-Range`` always matches."""
+    if header is None:
+        return True
+    value = header.strip()
+    if value.startswith(('"', "W/")):
+        return not value.startswith("W/") and served.etag is not None and value == served.etag
+    return served.last_modified is not None and value == served.last_modified
 
 
 def basic_auth_matches(header: str | None, user: str, password: str) -> bool:
@@ -111,7 +138,16 @@ def serve_backup(
     if fault is not None and fault.kind == "status":
         send_text(handler, fault.status, f"simulated download error {fault.status}\n")
         return
-    _send_body(handler, service, settings, fault, faults.trickle_bytes_per_second)
+    _send_body(handler, service, settings, fault, faults)
+
+
+def _snapshot(service: SimulatedService, settings: DownloadSettings) -> Served:
+    with service.lock:
+        return Served(
+            data=memoryview(service.backup),
+            etag=service.backup_etag() if settings.etag else None,
+            last_modified=service.backup_last_modified() if settings.last_modified else None,
+        )
 
 
 def _send_body(
@@ -119,41 +155,51 @@ def _send_body(
     service: SimulatedService,
     settings: DownloadSettings,
     fault: DownloadFault | None,
-    trickle: float | None,
+    faults: Faults,
 ) -> None:
-    data = memoryview(service.backup)
-    total = len(data)
+    served = _snapshot(service, settings)  # this answer's bytes, whatever replaces them later
+    total = len(served.data)
     wanted = parse_range(handler.headers.get("Range"), total) if settings.ranges else None
+    if not if_range_matches(handler.headers.get("If-Range"), served):
+        wanted = None  # the client's copy is stale: the whole current backup instead
     if wanted is False:
         send_text(handler, 416, "range not satisfiable\n", Content_Range=f"bytes */{total}")
         return
     status, start, length = 200, 0, total
     if isinstance(wanted, ByteRange):
         status, start, length = 206, wanted.start, wanted.length
-    announced: int | None = length
-    if fault is not None and fault.kind == "content_length":
-        announced = fault.announced
-    elif not settings.content_length:
-        announced = None
+    announced = _announced_length(length, settings, fault)
 
+    replacement: Replacement | None = None
+    if handler.command == "GET" and not _is_probe(handler.headers.get("Range")):
+        replacement = faults.take_replacement(start, start + length)
     _send_headers(
         handler,
-        service,
+        served,
         settings,
         status=status,
         span=(start, length, total),
         announced=announced,
-        close=fault is not None,
+        close=fault is not None or (replacement is not None and replacement.drop),
     )
     if handler.command == "HEAD":
         return
-
     limit = length
     if fault is not None and fault.kind in ("drop", "truncate"):
         limit = min(length, fault.nbytes)
-    chunked = announced is None
+    body = served.data[start : start + length]
+    chunked, trickle = announced is None, faults.trickle_bytes_per_second
     try:
-        _write_range(handler, data[start : start + limit], chunked=chunked, trickle=trickle)
+        sent = 0
+        if replacement is not None:
+            sent = min(limit, replacement.offset - start)
+            _write_range(handler, body[:sent], chunked=chunked, trickle=trickle)
+            service.replace_backup(replacement.replacement)
+            if replacement.drop:
+                _reset(handler)
+                return
+        # Without a drop this answer goes on with the old bytes, as an open file would.
+        _write_range(handler, body[sent:limit], chunked=chunked, trickle=trickle)
         if fault is not None and fault.kind == "drop":
             _reset(handler)
             return
@@ -163,9 +209,22 @@ def _send_body(
         handler.close_connection = True
 
 
+def _is_probe(range_header: str | None) -> bool:
+    """A probe (``bytes=0-0``) reads one byte and hangs up, even when given the whole body."""
+    return (range_header or "").strip() == "bytes=0-0"
+
+
+def _announced_length(
+    length: int, settings: DownloadSettings, fault: DownloadFault | None
+) -> int | None:
+    if fault is not None and fault.kind == "content_length":
+        return fault.announced
+    return length if settings.content_length else None
+
+
 def _send_headers(
     handler: BaseHTTPRequestHandler,
-    service: SimulatedService,
+    served: Served,
     settings: DownloadSettings,
     *,
     status: int,
@@ -176,7 +235,10 @@ def _send_headers(
     start, length, total = span
     handler.send_response(status)
     handler.send_header("Content-Type", "application/x-tar")
-    handler.send_header("ETag", service.backup_etag())
+    if served.etag is not None:
+        handler.send_header("ETag", served.etag)
+    if served.last_modified is not None:
+        handler.send_header("Last-Modified", served.last_modified)
     if settings.ranges:
         handler.send_header("Accept-Ranges", "bytes")
     if status == 206:

@@ -28,11 +28,24 @@ DownloadFaultKind = Literal["drop", "truncate", "status", "content_length"]
 
 @dataclass
 class DownloadSettings:
-    """How the backup host answers: switch ``Content-Length``, ``Range`` or ``HEAD`` off."""
+    """How the backup host answers: switch ``Content-Length``, ``Range``, ``HEAD`` or the
+    validators (``ETag``, ``Last-Modified``) off."""
 
     content_length: bool = True  # False: chunked transfer encoding, no length announced
     ranges: bool = True  # False: ``Range`` ignored, always 200 with the whole body
     head: bool = True  # False: ``HEAD`` answered 403, as some object stores do
+    etag: bool = True  # False: no ``ETag`` (an ``If-Range`` naming one never matches)
+    last_modified: bool = True  # False: no ``Last-Modified`` (nor a date ``If-Range`` match)
+
+
+@dataclass
+class Replacement:
+    """Replace the served backup with ``replacement`` once a body reaches byte ``offset``."""
+
+    offset: int
+    replacement: bytes
+    drop: bool
+    fired: bool = False
 
 
 class Hold:
@@ -83,6 +96,7 @@ class Faults:
         self._lock = threading.Lock()
         self._api: list[ApiFault] = []
         self._download: list[DownloadFault] = []
+        self._replacements: list[Replacement] = []
         self.trickle_bytes_per_second: float | None = None
 
     # --- API faults ------------------------------------------------------------------------
@@ -161,6 +175,29 @@ class Faults:
         """Announce ``announced`` as ``Content-Length`` but send the real body."""
         self._add_download(DownloadFault("content_length", times, announced=announced))
 
+    def replace_backup_at(
+        self, offset: int, replacement: bytes, *, drop: bool = True
+    ) -> Replacement:
+        """Once a download body reaches byte ``offset`` of the backup (the first GET whose range
+        holds it), the service's backup becomes ``replacement`` (a new ETag, a later
+        Last-Modified; the same size if the test wants the hard case) and, with ``drop``, the
+        connection is reset there; without, that answer goes on with the old bytes, as an open
+        file would. Probes (``bytes=0-0``, which hang up after a byte even when the whole
+        body comes) never fire it. Fires once; ``fired`` says whether it did."""
+        armed = Replacement(offset, replacement, drop)
+        with self._lock:
+            self._replacements.append(armed)
+        return armed
+
+    def take_replacement(self, start: int, end: int) -> Replacement | None:
+        """The armed replacement whose offset lies in ``start <= offset < end``, now fired."""
+        with self._lock:
+            for armed in self._replacements:
+                if not armed.fired and start <= armed.offset < end:
+                    armed.fired = True
+                    return armed
+            return None
+
     def trickle(self, bytes_per_second: float | None) -> None:
         """Send every download body at this rate (``None`` switches it off)."""
         self.trickle_bytes_per_second = bytes_per_second
@@ -177,6 +214,7 @@ class Faults:
         """Whether a download fault or a trickle is armed here."""
         with self._lock:
             armed = any(fault.remaining > 0 for fault in self._download)
+            armed = armed or any(not each.fired for each in self._replacements)
         return armed or self.trickle_bytes_per_second is not None
 
     def clear(self) -> None:
@@ -184,6 +222,7 @@ class Faults:
         with self._lock:
             self._api.clear()
             self._download.clear()
+            self._replacements.clear()
             self.trickle_bytes_per_second = None
 
     def _add_api(self, fault: ApiFault) -> None:

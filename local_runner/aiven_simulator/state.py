@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -110,6 +111,9 @@ class SimulatedService:
     # The one backup the service holds: a task (served once it succeeded) or a name (existing).
     current_task_id: str | None = None
     existing_backup_name: str | None = None
+    # Bumped by ``replace_backup``: the backup's bytes changed under the same name.
+    backup_generation: int = 0
+    backup_modified: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # This service's own faults: its API calls and its downloads meet them before the
     # simulator's global ones, so one service can be rate-limited while the others are not.
@@ -150,7 +154,21 @@ class SimulatedService:
             return task.backup_name if task is not None and task.succeeded() else None
 
     def backup_etag(self) -> str:
-        return f'"{self.current_task_id or self.existing_backup_name}"'
+        """A strong ETag: a new task's backup, and replaced bytes, each get a new one."""
+        generation = f"-g{self.backup_generation}" if self.backup_generation else ""
+        return f'"{self.current_task_id or self.existing_backup_name}{generation}"'
+
+    def backup_last_modified(self) -> str:
+        """``Last-Modified`` of the served backup, an HTTP date (whole seconds)."""
+        return formatdate(self.backup_modified, usegmt=True)
+
+    def replace_backup(self, replacement: bytes) -> None:
+        """Swap the served bytes for ``replacement`` under the same name, as if the backup were
+        made again: a new ETag and a ``Last-Modified`` at least a second later."""
+        with self.lock:
+            self.backup = replacement
+            self.backup_generation += 1
+            self.backup_modified = max(time.time(), self.backup_modified + 1.0)
 
     def user_config(self) -> dict[str, Any]:
         return {

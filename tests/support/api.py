@@ -19,9 +19,11 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from aiven_backup.api import BackupsApi
-from local_runner.template import PROJECT_ROOT
+from local_runner.call_recording import Deployment
+from local_runner.template import PROJECT_ROOT, load_template, parameter_defaults
 from tests.support.aws import REGION
 from tests.support.lock import LOCK_TABLE
+from tests.support.sam_template import REQUIRED_PARAMETER_VALUES
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -32,6 +34,8 @@ EVENTS = PROJECT_ROOT / "events" / "api"
 BACKUPS_URL = "https://1234567890.execute-api.us-east-1.amazonaws.com/v1/backups"
 ACCOUNT = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/stand-in-state-machine"
+STAND_IN_NAME = "InfluxBackupStandIn"
+FANOUT_STAND_IN_NAME = "InfluxBackupFanOutStandIn"
 
 BACKUP_RESULT = {
     "status": "SUCCEEDED",
@@ -76,6 +80,29 @@ class HttpAnswer:
 
 CallApi = Callable[[dict[str, Any]], HttpAnswer]
 InstallCore = Callable[..., BackupsApi]
+
+
+def api_deployment() -> Deployment:
+    """The API function's stack as these tests build it (the stand-ins for the two state
+    machines, the lock table), for the least-privilege check of its calls."""
+
+    def machine(name: str) -> str:
+        return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+
+    return Deployment(
+        parameters={**parameter_defaults(load_template()), **REQUIRED_PARAMETER_VALUES},
+        refs={
+            "AWS::AccountId": ACCOUNT,
+            "BackupStateMachine": machine(STAND_IN_NAME),
+            "FanOutStateMachine": machine(FANOUT_STAND_IN_NAME),
+            "BackupBucket": str(BACKUP_RESULT["bucket"]),
+        },
+        attributes={
+            "BackupStateMachine.Name": STAND_IN_NAME,
+            "FanOutStateMachine.Name": FANOUT_STAND_IN_NAME,
+            "LockTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{LOCK_TABLE}",
+        },
+    )
 
 
 class FakeLambdaContext:

@@ -3,7 +3,8 @@
 ``source_servers()`` (the copier tests' ``serve`` fixture) gives ``start(data, ...)``, which
 returns a running ``SourceServer`` whose ``behaviour`` can be changed between
 calls. It serves ``data`` (zero-copy) to GET, honouring ``Range`` or not, with ``Content-Length``
-or chunked, and can fail, drop, truncate or misannounce on demand. Every request is recorded.
+or chunked, with a strong ``ETag`` derived from ``data`` (or none) honouring ``If-Range``, and can
+fail, drop, truncate or misannounce on demand. Every request is recorded.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import base64
 import contextlib
 import re
 import socket
+import ssl
 import struct
 import threading
+import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,6 +57,13 @@ class SourceBehaviour:
     announce_extra: int = 0  # announce this many more bytes than sent (Content-Length/-Range)
     credentials: tuple[str, str] | None = None  # require this basic auth
     range_cap: int | None = None  # answer a range with at most this many bytes (legal, rare)
+    etag: bool = True  # a strong ETag of ``data`` (a new ``data`` gets a new one); If-Range
+    content_encoding: str | None = None  # send this Content-Encoding (the body is not coded)
+    stall_next: int = 0  # go silent for ``stall_seconds`` after ``stall_after`` bytes (not probes)
+    stall_after: int = 0
+    stall_seconds: float = 0.0
+    hang_up_idle: bool = False  # close every connection after its answer, without saying so
+    ignore_range_next: int = 0  # answer this many ranged GETs (not probes) 200 with everything
     requests: list[RecordedRequest] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -64,6 +75,11 @@ class SourceBehaviour:
                 return False
             setattr(self, counter, left - 1)
             return True
+
+    def current_etag(self) -> str | None:
+        if not self.etag:
+            return None
+        return f'"{len(self.data):x}-{zlib.crc32(self.data):08x}"'
 
     @property
     def gets(self) -> list[RecordedRequest]:
@@ -123,6 +139,12 @@ class _Handler(BaseHTTPRequestHandler):
         status = 200
         requested = self.headers.get("Range")
         match = _RANGE.match(requested or "")
+        etag = behaviour.current_etag()
+        if_range = self.headers.get("If-Range")
+        if if_range is not None and if_range != etag:
+            match = None  # a stale If-Range: the whole current body
+        if match and requested != "bytes=0-0" and behaviour.take("ignore_range_next"):
+            match = None  # Range ignored this time (a cache or proxy in front, say)
         if behaviour.ranges and match:
             start = int(match.group(1))
             end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
@@ -135,6 +157,10 @@ class _Handler(BaseHTTPRequestHandler):
         body = data[start : end + 1]
         announced = len(body) + behaviour.announce_extra
         self.send_response(status)
+        if etag is not None:
+            self.send_header("ETag", etag)
+        if behaviour.content_encoding is not None:
+            self.send_header("Content-Encoding", behaviour.content_encoding)
         if status == 206:
             self.send_header(
                 "Content-Range",
@@ -147,9 +173,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         resets = len(body) > behaviour.reset_after and behaviour.take("reset_next")
         reset_at = behaviour.reset_after if resets else None
+        probe = requested == "bytes=0-0"  # hangs up after a byte, even given the whole body
+        if not probe and len(body) > behaviour.stall_after and behaviour.take("stall_next"):
+            self._write_piece(body[: behaviour.stall_after], behaviour.content_length)
+            time.sleep(behaviour.stall_seconds)  # the client's read timeout should fire
+            self._reset()
+            return
         send = len(body) - behaviour.truncate_by if behaviour.truncate_by else len(body)
         self._write_body(body[: max(send, 0)], behaviour.content_length, reset_at)
-        if behaviour.truncate_by or behaviour.announce_extra:
+        if behaviour.truncate_by or behaviour.announce_extra or behaviour.hang_up_idle:
             self.close_connection = True
         elif not behaviour.content_length and reset_at is None:
             self.wfile.write(b"0\r\n\r\n")
@@ -185,9 +217,12 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, behaviour: SourceBehaviour) -> None:
+    def __init__(self, behaviour: SourceBehaviour, tls: ssl.SSLContext | None = None) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.behaviour = behaviour
+        self.tls = tls
+        if tls is not None:
+            self.socket = tls.wrap_socket(self.socket, server_side=True)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Connections reset on purpose are not errors worth printing."""
@@ -197,13 +232,14 @@ class _Server(ThreadingHTTPServer):
 class SourceServer:
     behaviour: SourceBehaviour
     port: int
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/backups/metrics-influx.tar"
+        return f"{self.scheme}://127.0.0.1:{self.port}/backups/metrics-influx.tar"
 
     def url_with_credentials(self, user: str, password: str) -> str:
-        return f"http://{user}:{password}@127.0.0.1:{self.port}/backups/metrics-influx.tar"
+        return f"{self.scheme}://{user}:{password}@127.0.0.1:{self.port}/backups/metrics-influx.tar"
 
 
 ServeSource = Callable[..., SourceServer]
@@ -211,16 +247,21 @@ ServeSource = Callable[..., SourceServer]
 
 @contextlib.contextmanager
 def source_servers() -> Iterator[ServeSource]:
-    """``start(data, **switches)`` starts a loopback source server; all are stopped on exit."""
+    """``start(data, tls=None, **switches)`` starts a loopback source server (https with the
+    server-side ``tls`` context); all are stopped on exit."""
     servers: list[_Server] = []
 
-    def start(data: bytes, **switches: Any) -> SourceServer:
-        server = _Server(SourceBehaviour(data=data, **switches))
+    def start(data: bytes, tls: ssl.SSLContext | None = None, **switches: Any) -> SourceServer:
+        server = _Server(SourceBehaviour(data=data, **switches), tls)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
         thread.daemon = True
         thread.start()
         servers.append(server)
-        return SourceServer(behaviour=server.behaviour, port=server.server_address[1])
+        return SourceServer(
+            behaviour=server.behaviour,
+            port=server.server_address[1],
+            scheme="http" if tls is None else "https",
+        )
 
     try:
         yield start

@@ -4,16 +4,17 @@ in-process handlers. Waits and retry back-off are skipped, so tests assert behav
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from local_runner.aiven_simulator import AivenSimulator
-from local_runner.stack import BUCKET, ExecutionResult, LocalStack, StackOptions
+from local_runner.call_recording import ACCOUNT_ID
+from local_runner.stack import BUCKET, REGION, ExecutionResult, LocalStack, StackOptions
 from tests.support.aiven import PROJECT, SERVICE, TOKEN
 
 # Everything the deployed stack would be given, narrowed for a loopback simulator and fast tests.
@@ -85,34 +86,24 @@ def workflow_factory() -> Iterator[WorkflowFactory]:
         yield make
 
 
-def other_execution(name: str, *, running: bool) -> str:
-    """The ARN of an execution of another state machine in moto, as a lock holder would be in
-    AWS: RUNNING (it waits for a task token nobody sends), or over (it FAILED, as a run whose
-    failure path failed too). moto's executor cannot stop a running execution (ABORTED)."""
-    sfn = boto3.client("stepfunctions")
-    if running:
-        queue = boto3.client("sqs").create_queue(QueueName=f"holder-{name}")["QueueUrl"]
-        state = {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-            "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
-            "End": True,
-        }
-    else:
-        state = {"Type": "Fail", "Error": "CleanupFailed", "Cause": "the failure path failed"}
-    machine = sfn.create_state_machine(
-        name=f"holder-{name}",
-        definition=json.dumps({"StartAt": "Hold", "States": {"Hold": state}}),
-        roleArn="arn:aws:iam::123456789012:role/holder",
-    )["stateMachineArn"]
-    execution = sfn.start_execution(stateMachineArn=machine, name=name)["executionArn"]
-    wanted = "RUNNING" if running else "FAILED"
-    deadline = time.monotonic() + 30
-    while sfn.describe_execution(executionArn=execution)["status"] != wanted:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the holder execution never became {wanted}")
-        time.sleep(0.05)
-    return execution
+def other_execution(workflow: Workflow, name: str, *, running: bool) -> str:
+    """The ARN of another execution of the stack's backup state machine, as a lock holder is in
+    AWS (StartBackup's role may describe that machine's executions only): RUNNING, or over
+    (ABORTED, as a stopped run that never cleaned up). moto records it but does not run it: the
+    machine's own ``start_execution``, not the backend's that starts the interpreter."""
+    stack = workflow.stack
+    backend = stepfunctions_parser_backends[ACCOUNT_ID][REGION]
+    machine = backend.describe_state_machine(stack.state_machine_arn)
+    execution = machine.start_execution(
+        region_name=REGION, account_id=ACCOUNT_ID, execution_name=name, execution_input="{}"
+    )
+    if not running:
+        execution.stop()
+    wanted = "RUNNING" if running else "ABORTED"
+    status = stack.sfn.describe_execution(executionArn=execution.execution_arn)["status"]
+    assert status == wanted, f"the holder execution is {status}, not {wanted}"
+    arn: str = execution.execution_arn
+    return arn
 
 
 def hold_lock(owner: str) -> None:

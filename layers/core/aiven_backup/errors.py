@@ -169,7 +169,9 @@ class SourceTruncated(BackupError):
 
 
 class SourceChanged(BackupError):
-    """The source's length changed between invocations of one copy: a different backup."""
+    """The backup changed during the copy (its validators, size or bytes differ from those the
+    copy started with): what was copied would mix two backups, so nothing is stored and the
+    upload is aborted; a new run will copy the current one."""
 
 
 class SourceRejected(BackupError):

@@ -15,14 +15,17 @@ from aiven_backup.api import BackupsApi
 from aiven_backup.api.executions import Executions
 from aiven_backup.workflow.execution_input import InputDefaults
 from aiven_backup.workflow.lock import ServiceLock
+from local_runner import call_recording
 from tests.support.api import (
     ROLE_ARN,
     STAND_IN_DEFINITION,
+    STAND_IN_NAME,
     CallApi,
     FakeLambdaContext,
     HttpAnswer,
     InstallCore,
     StandIn,
+    api_deployment,
     load_api_module,
 )
 from tests.support.aws import REGION
@@ -50,7 +53,7 @@ def sfn(aws: None) -> SFNClient:
 @pytest.fixture
 def state_machine_arn(sfn: SFNClient) -> str:
     return sfn.create_state_machine(
-        name="InfluxBackupStandIn", definition=json.dumps(STAND_IN_DEFINITION), roleArn=ROLE_ARN
+        name=STAND_IN_NAME, definition=json.dumps(STAND_IN_DEFINITION), roleArn=ROLE_ARN
     )["stateMachineArn"]
 
 
@@ -114,7 +117,8 @@ def call_api(api_module: ModuleType) -> CallApi:
     """Invoke the Lambda handler as API Gateway would, and decode its proxy answer."""
 
     def call(event: dict[str, Any]) -> HttpAnswer:
-        answer = api_module.lambda_handler(event, FakeLambdaContext())
+        with call_recording.invocation("BackupsApiFunction", api_deployment()):
+            answer = api_module.lambda_handler(event, FakeLambdaContext())
         headers = {name: str(value) for name, value in (answer.get("headers") or {}).items()}
         for name, values in (answer.get("multiValueHeaders") or {}).items():
             headers.setdefault(name, str(values[0]))

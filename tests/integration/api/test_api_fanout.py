@@ -16,6 +16,7 @@ from aiven_backup.api import BackupsApi
 from aiven_backup.api.executions import Executions
 from tests.support.api import (
     BACKUPS_URL,
+    FANOUT_STAND_IN_NAME,
     ROLE_ARN,
     HttpAnswer,
     StandIn,
@@ -69,7 +70,7 @@ FANOUT_STAND_IN = {
 @pytest.fixture
 def fanout_arn(sfn: SFNClient) -> str:
     return sfn.create_state_machine(
-        name="InfluxBackupFanOutStandIn", definition=json.dumps(FANOUT_STAND_IN), roleArn=ROLE_ARN
+        name=FANOUT_STAND_IN_NAME, definition=json.dumps(FANOUT_STAND_IN), roleArn=ROLE_ARN
     )["stateMachineArn"]
 
 

@@ -146,23 +146,45 @@ def test_a_source_whose_size_changed_between_calls_fails_and_leaves_nothing(
     cursor = _first_slice(s3, server, small_parts)
     server.behaviour.data = os.urandom(9 * PART)
 
-    with pytest.raises(SourceChanged, match="a different backup replaced it"):
+    with pytest.raises(SourceChanged, match="changed during the copy"):
         _resume(s3, server, small_parts, cursor)
 
     assert _nothing_left(s3)
 
 
-def test_a_source_without_range_whose_uploaded_bytes_changed_fails(
-    s3: S3Client, serve: ServeSource, small_parts: CopyConfig
+@pytest.mark.parametrize("ranges", [True, False], ids=["with-range", "without-range"])
+def test_a_source_without_validators_whose_uploaded_bytes_changed_fails(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig, ranges: bool
 ) -> None:
-    server = serve(os.urandom(8 * PART), ranges=False)
+    # No ETag: only the re-read prefix's CRC32 can tell (with Range too: such a source is
+    # re-read from byte 0, since a range could not tell the same backup from another).
+    server = serve(os.urandom(8 * PART), ranges=ranges, etag=False)
     cursor = _first_slice(s3, server, small_parts)
     server.behaviour.data = os.urandom(8 * PART)  # same size, other bytes
 
-    with pytest.raises(SourceChanged, match="differ from those already uploaded"):
+    with pytest.raises(SourceChanged, match="differ from those already read"):
         _resume(s3, server, small_parts, cursor)
 
     assert _nothing_left(s3)
+    assert server.behaviour.gets[-1].range is None
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["with-range", "without-range"])
+def test_a_source_whose_etag_changed_between_calls_fails_before_reading_a_byte(
+    s3: S3Client, serve: ServeSource, small_parts: CopyConfig, ranges: bool
+) -> None:
+    server = serve(os.urandom(8 * PART), ranges=ranges)
+    cursor = _first_slice(s3, server, small_parts)
+    assert cursor.etag == server.behaviour.current_etag()
+    server.behaviour.data = os.urandom(8 * PART)  # same size, other bytes
+    requests_before = len(server.behaviour.gets)
+
+    with pytest.raises(SourceChanged, match="its ETag is now"):
+        _resume(s3, server, small_parts, cursor)
+
+    assert _nothing_left(s3)
+    (probe,) = server.behaviour.gets[requests_before:]  # the resumed probe, nothing more
+    assert probe.headers["if-range"] == cursor.etag
 
 
 def test_a_backup_gone_between_calls_fails_and_leaves_nothing(

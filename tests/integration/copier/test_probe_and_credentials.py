@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import logging
 import os
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
 from aiven_backup.copier import (
@@ -17,6 +17,7 @@ from aiven_backup.copier import (
     copy_url_to_s3,
     probe_source,
 )
+from aiven_backup.copier.source import Validators
 from aiven_backup.errors import BackupNotAvailable, SourceRejected, SourceUnavailable
 
 if TYPE_CHECKING:
@@ -43,8 +44,9 @@ def test_probe_reports_size_and_range_support(
     serve: ServeSource, switches: dict[str, bool], expected: SourceInfo
 ) -> None:
     server = serve(os.urandom(1000), **switches)
+    validators = Validators(etag=server.behaviour.current_etag())
 
-    assert probe_source(server.url, config=FAST) == expected
+    assert probe_source(server.url, config=FAST) == replace(expected, validators=validators)
     assert [(r.method, r.range) for r in server.behaviour.requests] == [("GET", "bytes=0-0")]
 
 
@@ -134,22 +136,49 @@ def test_a_refused_password_is_not_in_the_error(
     assert PASSWORD not in str(raised.value)
 
 
-def test_no_other_authorization_header_is_ever_sent(
+def test_a_download_request_carries_only_its_own_headers_and_the_urls_credentials(
     s3: S3Client, serve: ServeSource, small_parts: CopyConfig
 ) -> None:
-    server = serve(os.urandom(3 * 64 * 1024))
-    leaky = httpx.Client(headers={"Authorization": "Bearer aiven-api-token"})
+    # No client-wide default (an API token, a cookie, a proxy header) can reach the download
+    # host: every request carries exactly these headers, and basic auth from the URL only.
+    server = serve(os.urandom(3 * 64 * 1024), credentials=("avnadmin", PASSWORD))
+    expected_auth = "Basic " + base64.b64encode(f"avnadmin:{PASSWORD}".encode()).decode()
 
-    with leaky:
-        copy_url_to_s3(
-            server.url,
-            s3=s3,
-            bucket="backups-test",
-            key="b.tar",
-            time_budget_s=60,
-            config=small_parts,
-            http_client=leaky,
-        )
+    copy_url_to_s3(
+        server.url_with_credentials("avnadmin", QUOTED_PASSWORD),
+        s3=s3,
+        bucket="backups-test",
+        key="b.tar",
+        time_budget_s=60,
+        config=small_parts,
+    )
 
-    assert all("authorization" not in r.headers for r in server.behaviour.gets)
+    allowed = {"host", "accept-encoding", "user-agent", "authorization", "range", "if-range"}
+    assert all(set(r.headers) <= allowed for r in server.behaviour.gets)
+    assert all(r.headers["authorization"] == expected_auth for r in server.behaviour.gets)
     assert all(r.headers.get("accept-encoding") == "identity" for r in server.behaviour.gets)
+
+
+def test_the_urls_query_reaches_the_host_but_no_log_or_error(
+    serve: ServeSource, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A signed URL's query is a credential too: sent, never shown.
+    server = serve(b"data", fail_next=10, fail_status=503)
+    caplog.set_level(logging.DEBUG)
+
+    with pytest.raises(SourceUnavailable) as raised:
+        probe_source(server.url + "?X-Signature=s3cr3t-signature", config=FAST)
+
+    assert server.behaviour.gets[0].path.endswith("?X-Signature=s3cr3t-signature")
+    assert "s3cr3t-signature" not in str(raised.value)
+    assert "s3cr3t-signature" not in caplog.text
+
+
+def test_a_url_that_http_cannot_carry_is_rejected_without_showing_it(serve: ServeSource) -> None:
+    server = serve(b"data")
+
+    with pytest.raises(SourceRejected) as raised:
+        probe_source(server.url + "?token=s3cr3t with spaces", config=FAST)
+
+    assert "s3cr3t" not in str(raised.value)
+    assert server.behaviour.gets == []

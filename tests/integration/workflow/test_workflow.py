@@ -182,7 +182,7 @@ def test_a_run_while_another_holds_the_lock_ends_quietly(
     workflow: Workflow, sample_backup: bytes
 ) -> None:
     workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
-    hold_lock(other_execution("still-running", running=True))
+    hold_lock(other_execution(workflow, "still-running", running=True))
 
     result = workflow.run({})
 
@@ -200,7 +200,7 @@ def test_a_lock_left_by_an_execution_that_no_longer_runs_is_taken_over_and_the_b
     """The previous run was stopped, timed out, or its failure path failed: its lock must not
     block the service until it expires (37 h of SKIPPED schedules)."""
     workflow.simulator.add_service(PROJECT, SERVICE, backup=sample_backup)
-    hold_lock(other_execution("over-without-cleaning-up", running=False))
+    hold_lock(other_execution(workflow, "over-without-cleaning-up", running=False))
 
     result = workflow.run({})
 

@@ -18,6 +18,8 @@ def _large_cursor() -> CopyCursor:
         part_size=4 * 1024**3,
         total_size=5 * TiB,
         crc32=0xFFFFFFFF,
+        etag='"9b2cf535f27731c974343645a3985328-9999"',  # an S3 multipart ETag
+        last_modified="Mon, 23 Nov 2026 03:00:04 GMT",
     )
 
 
@@ -30,7 +32,18 @@ def test_round_trips_through_json() -> None:
 
 
 def test_stays_a_few_hundred_bytes_at_the_largest_copy() -> None:
-    assert len(json.dumps(_large_cursor().to_dict())) < 400
+    # With an ETag and a date as hosts send them (each is capped at 256 characters).
+    assert len(json.dumps(_large_cursor().to_dict())) < 500
+
+
+def test_a_cursor_written_before_validators_were_recorded_still_loads() -> None:
+    old = _large_cursor().to_dict()
+    del old["etag"], old["last_modified"]
+
+    restored = CopyCursor.from_dict(old)
+
+    assert (restored.etag, restored.last_modified) == (None, None)
+    assert restored.offset == _large_cursor().offset
 
 
 def test_unknown_total_size_round_trips() -> None:
@@ -50,6 +63,9 @@ def test_unknown_total_size_round_trips() -> None:
         ("total_size", -5),
         ("crc32", "not-hex"),
         ("version", 99),
+        ("etag", 12345),
+        ("etag", ""),
+        ("last_modified", "x" * 257),
     ],
 )
 def test_rejects_a_bad_field_by_name(field: str, value: object) -> None:

@@ -8,16 +8,19 @@ Reading order: what happens to one part, module by module.
 2. ``config``: ``CopyConfig``, every tunable (sizes, concurrency, timeouts, retry attempts).
 3. ``part_size``: ``PartPlan``, how big part *n* is and where it starts, for a known length or a
    growing schedule for an unknown one.
-4. ``source``: ``HttpSource``, one GET of the backup URL, its answer checked (status, ranges,
-   content coding, credentials), and ``SourceBody``, its bytes delivered into a buffer.
-5. ``reader``: the same with retries: the probe, ``SequentialReader`` (one body front to back) and
-   ``RangeFetcher`` (one ranged GET per part), resuming broken bodies.
+4. ``source``: ``HttpSource``, one GET of the backup URL over ``connections`` (keep-alive
+   ``http.client`` connections, https verified, timeouts), its answer checked (status, ranges,
+   content coding, credentials, the validators pinned by the first probe: ``Validators``,
+   ``If-Range``), and ``SourceBody``, its bytes read with ``readinto`` straight into a buffer.
+5. ``reader``: the same with retries: the probe, ``SequentialReader`` (one body front to back,
+   a re-read prefix checked by CRC32) and ``RangeFetcher`` (one ranged GET per part), resuming
+   broken bodies.
 6. ``engine``: the part loop. A part gets a buffer from ``buffers`` (the memory bound), is filled by
-   the reader, checksummed (``checksum``: zlib's CRC32, combined across parts), and uploaded by an
-   uploader thread through ``multipart`` (``upload_body`` hands botocore the buffer without a
-   copy). ``ledger`` records the finished parts and advances the contiguous prefix a cursor may
-   promise. ``budget`` decides whether another part may start before the invocation's time runs
-   out, and carries the stop signal when a part fails.
+   the reader, checksummed once on that buffer (``checksum``: zlib's CRC32, combined across
+   parts), and uploaded by an uploader thread through ``multipart`` (``upload_body`` hands
+   botocore the buffer without a copy). ``ledger`` records the finished parts and advances the
+   contiguous prefix a cursor may promise. ``budget`` decides whether another part may start
+   before the invocation's time runs out, and carries the stop signal when a part fails.
 7. ``outcome``: ``CopyDone`` or ``CopyCursor``, what the call returns.
 
 Retries follow ``aiven_backup.retry`` and S3 failures ``aiven_backup.s3`` (classified once,

@@ -16,11 +16,10 @@ persists). The workflow's failure path calls ``abort_incomplete_uploads`` for th
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
-
-import httpx
 
 from aiven_backup.copier.budget import Budget
 from aiven_backup.copier.checksum import crc32_to_base64
@@ -31,12 +30,11 @@ from aiven_backup.copier.multipart import MultipartUpload, UploadedPart
 from aiven_backup.copier.outcome import CopyCursor, CopyDone
 from aiven_backup.copier.part_size import PartPlan, plan_parts
 from aiven_backup.copier.reader import probe_with_retries
-from aiven_backup.copier.source import HttpSource, SourceInfo
+from aiven_backup.copier.source import HttpSource, SourceInfo, Validators, source_changed
 from aiven_backup.copier.upload_body import prepare_client
 from aiven_backup.errors import (
     BackupError,
     InvalidExecutionInput,
-    SourceChanged,
     SourceTruncated,
     TransientError,
     UploadFailed,
@@ -61,7 +59,7 @@ def copy_url_to_s3(
     time_budget_s: float,
     cursor: CopyCursor | None = None,
     config: CopyConfig = DEFAULT_CONFIG,
-    http_client: httpx.Client | None = None,
+    ssl_context: ssl.SSLContext | None = None,
     progress: ProgressCallback | None = None,
 ) -> CopyDone | CopyCursor:
     """Copy ``url`` into ``s3://bucket/key`` for at most about ``time_budget_s`` seconds.
@@ -72,25 +70,30 @@ def copy_url_to_s3(
     reads the last byte also completes and verifies the object, so leave a margin for that.
     ``s3`` is shared by the uploader threads (give it ``max_pool_connections`` >=
     ``config.upload_concurrency``). ``progress(bytes_done, total)`` is called from this thread.
+    ``ssl_context`` replaces the system CA bundle for an https download (tests).
     """
     budget = Budget(time_budget_s)
     retry = RetryScope(config.retry_policy, deadline=budget.deadline)
     prepare_client(s3)
     _warn_if_pool_too_small(s3, config)
-    own_client = http_client is None
-    client = http_client or _new_http_client(config)
-    try:
-        source = HttpSource(
-            url, client, connect_timeout=config.connect_timeout, read_timeout=config.read_timeout
-        )
+    source = HttpSource(
+        url,
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        ssl_context=ssl_context,
+        max_connections=max(config.read_concurrency, 1) + 1,
+    )
+    with source:
         if cursor is None:
             info = probe_with_retries(source, retry)
+            source.pin(info.validators)  # this backup, for the rest of the copy
             plan = plan_parts(info.size, config)
             upload = MultipartUpload.create(s3, bucket, key, retry)
             ledger = PartLedger(next_part=1, offset=0, crc32=0, earlier=[])
             total = info.size
         else:
             upload = MultipartUpload(s3, bucket, key, cursor.upload_id, retry)
+            source.pin(Validators(etag=cursor.etag, last_modified=cursor.last_modified))
             with _aborted_on_fatal(upload):
                 info = probe_with_retries(source, retry)
                 plan, ledger, total = _resume(source, upload, cursor, info)
@@ -103,15 +106,14 @@ def copy_url_to_s3(
             config=config,
             retry=retry,
             total=total,
-            ranged=info.accepts_ranges,
+            # Ranged reads need a validator to tell the same backup from a replaced one of the
+            # same size; without one every re-read starts at byte 0 and its CRC32 is checked.
+            ranged=info.accepts_ranges and source.pinned.known,
             prefix_crc=ledger.crc32,
             progress=progress,
         )
         with _aborted_on_fatal(upload):
             return _copy_parts(job)
-    finally:
-        if own_client:
-            client.close()
 
 
 def _copy_parts(job: CopyJob) -> CopyDone | CopyCursor:
@@ -119,7 +121,9 @@ def _copy_parts(job: CopyJob) -> CopyDone | CopyCursor:
     ledger = job.ledger
     first_part = ledger.next_part
     logger.info(
-        "copying",
+        "copying %s to %s",
+        job.source.display,
+        job.upload.location,
         extra={
             "source": job.source.display,
             "destination": job.upload.location,
@@ -147,15 +151,6 @@ def _copy_parts(job: CopyJob) -> CopyDone | CopyCursor:
         )
         return _cursor(job)
     return _complete(job)
-
-
-def _new_http_client(config: CopyConfig) -> httpx.Client:
-    connections = max(config.read_concurrency, 1) + 2
-    return httpx.Client(
-        timeout=httpx.Timeout(config.read_timeout, connect=config.connect_timeout),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        follow_redirects=False,
-    )
 
 
 def _warn_if_pool_too_small(s3: S3Client, config: CopyConfig) -> None:
@@ -188,10 +183,9 @@ def _resume(
 ) -> tuple[PartPlan, PartLedger, int | None]:
     """Check the cursor against the source and against S3's list of parts."""
     if cursor.total_size is not None and info.size is not None and info.size != cursor.total_size:
-        raise SourceChanged(
-            f"the backup at {source.display} is {info.size} bytes now but was "
-            f"{cursor.total_size} bytes when the copy started: a different backup replaced it. "
-            "Start the copy again."
+        raise source_changed(
+            source.display,
+            f"it is {info.size} bytes now but was {cursor.total_size} bytes when the copy started",
         )
     plan = PartPlan(
         base_size=cursor.part_size,
@@ -235,6 +229,8 @@ def _cursor(job: CopyJob) -> CopyCursor:
         total_size=job.plan.total_size,
         crc32=job.ledger.crc32,
         max_part_size=job.plan.max_part_size,
+        etag=job.source.pinned.etag,
+        last_modified=job.source.pinned.last_modified,
     )
 
 

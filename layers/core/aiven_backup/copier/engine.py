@@ -12,9 +12,10 @@ Two shapes, both with at most ``upload_concurrency`` parts uploading at once:
 Either way the buffers also hold at most ``max_buffer_memory`` bytes together, so large parts
 mean fewer parts at once.
 
-Every part's CRC32 is computed in the uploader thread (zlib releases the GIL). When anything
-fails, the others are told to stop, the parts that did finish are still recorded, and the error
-propagates.
+Every part's CRC32 is computed once, on its buffer, by the thread that filled it (zlib releases
+the GIL); the sequential reader also keeps the running CRC32 so a re-read prefix can be checked.
+When anything fails, the others are told to stop, the parts that did finish are still recorded,
+and the error propagates.
 """
 
 from __future__ import annotations
@@ -112,9 +113,9 @@ class _Run:
             )
         return number == self.first_part or self.job.budget.allows_another_part()
 
-    def upload(self, number: int, buffer: bytearray, started: float) -> UploadedPart:
-        """Checksum and upload one filled buffer (runs in an uploader thread)."""
-        part = self.job.upload.upload_part(number, buffer, crc32_of(buffer))
+    def upload(self, number: int, buffer: bytearray, crc: int, started: float) -> UploadedPart:
+        """Upload one filled buffer whose CRC32 is ``crc`` (runs in an uploader thread)."""
+        part = self.job.upload.upload_part(number, buffer, crc)
         self.job.budget.observe_part(started)
         return part
 
@@ -180,7 +181,7 @@ class _SequentialRun(_Run):
             started = job.budget.now()
             buffer = self.buffers.acquire(size)
             try:
-                got = self.reader.read(memoryview(buffer))
+                got, crc = self.reader.read(memoryview(buffer))
             except BaseException:
                 self.buffers.release(buffer)
                 raise
@@ -189,15 +190,19 @@ class _SequentialRun(_Run):
                 return True
             if got < size:
                 del buffer[got:]  # the last part of an unknown length
-            self.inflight.add(self.pool.submit(self._upload_and_release, number, buffer, started))
+            self.inflight.add(
+                self.pool.submit(self._upload_and_release, number, buffer, crc, started)
+            )
             number += 1
             offset += got
             if got < size:
                 return True
 
-    def _upload_and_release(self, number: int, buffer: bytearray, started: float) -> UploadedPart:
+    def _upload_and_release(
+        self, number: int, buffer: bytearray, crc: int, started: float
+    ) -> UploadedPart:
         try:
-            return self.upload(number, buffer, started)
+            return self.upload(number, buffer, crc, started)
         finally:
             self.buffers.release(buffer)
 
@@ -235,6 +240,6 @@ class _RangedRun(_Run):
             if size:
                 with self.read_slots:
                     self.fetcher.fetch(memoryview(buffer), offset)
-            return self.upload(number, buffer, started)
+            return self.upload(number, buffer, crc32_of(buffer), started)
         finally:
             self.buffers.release(buffer)

@@ -2,7 +2,8 @@
 
 ``probe_with_retries`` asks for the first byte (exists? how big? ``Range`` honoured?).
 ``SequentialReader`` keeps one body open and reads the backup front to back (a source without
-``Range`` is re-read from byte 0 and skipped forward after a reconnect). ``RangeFetcher`` reads one
+``Range`` is re-read from byte 0 and skipped forward after a reconnect, the skipped bytes' CRC32
+checked against that of the bytes already read). ``RangeFetcher`` reads one
 part with its own ranged GET, so several parts can be fetched at once. Both resume a broken body at
 the first byte not yet received, give up after the policy's attempts in a row without progress,
 and then raise ``SourceTruncated`` when the body kept ending early, else ``SourceUnavailable``.
@@ -11,13 +12,19 @@ and then raise ``SourceTruncated`` when the body kept ending early, else ``Sourc
 from __future__ import annotations
 
 import logging
-
-import httpx
+import ssl
 
 from aiven_backup.copier.budget import CopyStoppedError
+from aiven_backup.copier.checksum import crc32_combine, crc32_of
 from aiven_backup.copier.config import CopyConfig
-from aiven_backup.copier.source import HttpSource, SourceBody, SourceInfo, TransientSourceError
-from aiven_backup.errors import SourceChanged, SourceTruncated, SourceUnavailable
+from aiven_backup.copier.source import (
+    HttpSource,
+    SourceBody,
+    SourceInfo,
+    TransientSourceError,
+    source_changed,
+)
+from aiven_backup.errors import SourceTruncated, SourceUnavailable
 from aiven_backup.retry import Attempts, GaveUp, RetryScope
 
 logger = logging.getLogger(__name__)
@@ -41,7 +48,7 @@ def probe_with_retries(source: HttpSource, retry: RetryScope) -> SourceInfo:
 def probe_source(
     url: str,
     *,
-    client: httpx.Client | None = None,
+    ssl_context: ssl.SSLContext | None = None,
     timeout: float = 30.0,
     config: CopyConfig | None = None,
     deadline: float | None = None,
@@ -52,17 +59,13 @@ def probe_source(
     ``BackupNotAvailable``; 3xx, 401, 403 and other 4xx raise ``SourceRejected``; 5xx, 429 and
     connection faults are retried (``config``'s retry settings) and then raise
     ``SourceUnavailable``. ``timeout`` bounds connecting and each read; no retry waits past
-    ``deadline`` (``time.monotonic()``).
+    ``deadline`` (``time.monotonic()``). ``ssl_context`` replaces the system CA bundle (tests).
     """
     settings = config or CopyConfig()
-    own_client = client is None
-    http = client or httpx.Client()
-    try:
-        source = HttpSource(url, http, connect_timeout=timeout, read_timeout=timeout)
+    with HttpSource(
+        url, connect_timeout=timeout, read_timeout=timeout, ssl_context=ssl_context
+    ) as source:
         return probe_with_retries(source, RetryScope(settings.retry_policy, deadline=deadline))
-    finally:
-        if own_client:
-            http.close()
 
 
 class _ReadAttempts:
@@ -115,18 +118,20 @@ class _ReadAttempts:
 
 def _check_total(source: HttpSource, body: SourceBody, total: int | None) -> None:
     if total is not None and body.total is not None and body.total != total:
-        raise SourceChanged(
-            f"the backup at {source.display} is {body.total} bytes now but was {total} bytes "
-            "when the copy started: a different backup replaced it. Start the copy again."
+        raise source_changed(
+            source.display,
+            f"it is {body.total} bytes now but was {total} bytes when the copy started",
         )
 
 
 class SequentialReader:
     """Reads the backup in order from ``start`` into one buffer after another.
 
-    When a resumed copy has to re-read the skipped prefix (no ``Range``), its CRC32 is checked
-    against ``prefix_crc`` (that of the bytes already uploaded): a mismatch means the source
-    changed between invocations.
+    It keeps the CRC32 of every byte it delivered (``crc``, starting from ``prefix_crc``, that
+    of the ``start`` bytes already uploaded) and returns each part's own (``read``), so the uploads
+    need not checksum again. Whenever a body starts before the next byte wanted (a re-read
+    without ``Range``, or a host that ignored it), the skipped bytes' CRC32 must equal that of
+    the bytes delivered up to there, else ``SourceChanged``: the host serves another backup.
     """
 
     def __init__(
@@ -137,14 +142,14 @@ class SequentialReader:
         start: int,
         total: int | None,
         ranged: bool,
-        prefix_crc: int | None = None,
+        prefix_crc: int = 0,
     ) -> None:
         self._source = source
         self._retry = retry
         self._total = total
         self._ranged = ranged
         self._position = start
-        self._unchecked_prefix_crc = prefix_crc if start > 0 else None
+        self._crc = prefix_crc
         self._body: SourceBody | None = None
 
     @property
@@ -152,33 +157,37 @@ class SequentialReader:
         """Offset of the next byte ``read`` delivers."""
         return self._position
 
+    @property
+    def crc(self) -> int:
+        """CRC32 of the bytes ``0 .. position``."""
+        return self._crc
+
     def close(self) -> None:
         if self._body is not None:
             self._body.close()
             self._body = None
 
-    def _open(self, offset: int) -> SourceBody:
+    def _open(self, offset: int, crc_to_offset: int) -> SourceBody:
         use_range = self._ranged and offset > 0
         body = self._source.open(offset) if use_range else self._source.open(0)
         try:
             _check_total(self._source, body, self._total)
             if body.start < offset:
-                expected = self._unchecked_prefix_crc
-                crc = body.skip_to(offset, 0 if expected is not None else None)
-                if expected is not None and crc != expected:
-                    raise SourceChanged(
-                        f"the first {offset} bytes of the backup at {self._source.display} "
-                        "differ from those already uploaded: a different backup replaced it. "
-                        "Start the copy again."
-                    )
-            self._unchecked_prefix_crc = None
+                body.skip_to(offset, expected_crc=crc_to_offset)
         except BaseException:
             body.close()
             raise
         return body
 
-    def read(self, view: memoryview) -> int:
-        """Fill ``view`` with the next bytes; fewer only at the end of the backup."""
+    def read(self, view: memoryview) -> tuple[int, int]:
+        """Fill ``view`` with the next bytes (fewer only at the end of the backup); returns
+        how many and their CRC32."""
+        filled = self._fill(view)
+        crc = crc32_of(view[:filled])
+        self._crc = crc32_combine(self._crc, crc, filled)
+        return filled, crc
+
+    def _fill(self, view: memoryview) -> int:
         attempts = _ReadAttempts(self._source, self._retry, self._total)
         filled = 0
         while filled < len(view):
@@ -187,7 +196,9 @@ class SequentialReader:
             before = filled
             try:
                 if self._body is None:
-                    self._body = self._open(self._position + filled)
+                    self._body = self._open(
+                        self._position + filled, crc32_of(view[:filled], self._crc)
+                    )
                 try:
                     self._body.readinto(view[filled:])
                 finally:

@@ -41,6 +41,7 @@ from aiven_backup.errors import (
     CleanupIncomplete,
     InvalidExecutionInput,
     NotAnInfluxBackup,
+    SourceChanged,
 )
 from aiven_backup.metrics import MetricsSink, failure_metrics
 from aiven_backup.redaction import redact
@@ -73,8 +74,11 @@ def _subclasses(cls: type) -> list[type]:
 VERIFY_ERROR_TAG = "backup-verify-error"
 """On a kept unverified object: the name of the error that stopped its verification."""
 
-# Errors that prove the copied object is not an InfluxDB portable backup (or not all of one).
-_DISPROVED_BY_VERIFICATION = frozenset({NotAnInfluxBackup.__name__, BackupFileMissing.__name__})
+# Errors that prove the copied object is not an InfluxDB portable backup (or not all of one), or
+# may mix two backups (the source changed during the copy: a new run copies the current one).
+_DISPROVED_BY_VERIFICATION = frozenset(
+    {NotAnInfluxBackup.__name__, BackupFileMissing.__name__, SourceChanged.__name__}
+)
 # Errors that prove the backup itself is damaged: every file is there, the object is what the
 # host served (the copy checked its CRC32), but a file's content is broken.
 _CONTENT_CORRUPT = frozenset(
