@@ -10,7 +10,6 @@ manifest is read, and every shard is read by ``verify.shard.verify_shard``, whos
 from __future__ import annotations
 
 import contextlib
-import posixpath
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,13 +22,7 @@ from aiven_backup.verify.data_inventory import DataInventory
 from aiven_backup.verify.s3_ranges import S3RangeReader
 from aiven_backup.verify.shard import RangeSource, verify_shard
 from aiven_backup.verify.tar_index import index_tar
-from aiven_backup.verify.verifier import (
-    _find_manifests,
-    _merge_shards,
-    _path,
-    _read_manifest,
-    _require_files,
-)
+from aiven_backup.verify.verifier import check_backup
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -88,17 +81,11 @@ def read_contents(source: RangeSource) -> BackupContents:
     Lambda's verification does) when the tar is not a complete, readable portable backup.
     """
     reader = _sized(source)
-    members = {m.name: m for m in index_tar(reader)}  # a later copy of a name wins, as in tar
-    manifest_members = _find_manifests(members, source.location)
-    folder = posixpath.dirname(manifest_members[0].name)
-    manifests = [(m, _read_manifest(reader, m, source.location)) for m in manifest_members]
-    _require_files(members, folder, manifests, source.location)
-    shards = _merge_shards(manifests)
+    checked = check_backup(reader, index_tar(reader))
     data = DataInventory()
-    for entry in shards:
-        report = verify_shard(source, members[_path(folder, entry.file_name)], entry)
-        data = data.merged(report.data)
-    return BackupContents(folder=folder, shards=len(shards), data=data)
+    for member, entry in checked.shards:
+        data = data.merged(verify_shard(source, member, entry).data)
+    return BackupContents(folder=checked.inventory.folder, shards=len(checked.shards), data=data)
 
 
 @contextlib.contextmanager

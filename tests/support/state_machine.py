@@ -13,6 +13,24 @@ DEFINITION: dict[str, Any] = json.loads(SPEC.definition_path.read_text())
 STATES: dict[str, Any] = DEFINITION["States"]
 TASKS = sorted(name for name, state in STATES.items() if state["Type"] == "Task")
 
+
+def _iterations(states: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Map state name -> its ItemProcessor (StartAt, States), for every Map at the top level."""
+    return {
+        name: state["ItemProcessor"]
+        for name, state in states.items()
+        if state["Type"] == "Map" and "ItemProcessor" in state
+    }
+
+
+# The states inside a Map's iterations (their names are unique in the whole definition).
+ITERATIONS: dict[str, dict[str, Any]] = _iterations(STATES)
+ITERATION_STATES: dict[str, Any] = {
+    name: state for processor in ITERATIONS.values() for name, state in processor["States"].items()
+}
+ALL_STATES: dict[str, Any] = {**STATES, **ITERATION_STATES}
+ALL_TASKS = sorted(name for name, state in ALL_STATES.items() if state["Type"] == "Task")
+
 # Error names Step Functions and Lambda report themselves; every other name is one of our classes.
 BUILT_IN_ERROR_PREFIXES = ("States.", "Lambda.", "Sandbox.")
 

@@ -234,6 +234,11 @@ class VerifyScratchFull(BackupError):
     file it must spool to reach the file's index; the backup itself may be fine."""
 
 
+class VerificationIncomplete(BackupError):
+    """The verification's last step found a batch of shards without a complete report: the
+    state machine did not verify every shard (it says nothing about the object's bytes)."""
+
+
 # --- Concurrency -----------------------------------------------------------------------------
 
 

@@ -62,6 +62,29 @@ def test_a_valid_body_starts_an_execution_and_answers_202_with_where_to_follow_i
     assert stand_in.execution_names() == [execution_id]
 
 
+def test_mode_verify_starts_the_verification_of_an_object_already_in_the_bucket(
+    call_api: CallApi, post_event: dict[str, Any], stand_in: StandIn
+) -> None:
+    body = {"mode": "verify", "s3_key": "by-hand/metrics-influx-old.tar"}
+
+    answer = call_api(with_body(post_event, json.dumps(body)))
+
+    assert answer.status == 202
+    started = stand_in.execution_input(answer.body["execution_arn"])
+    assert started["mode"] == "verify"
+    assert started["s3_key"] == "by-hand/metrics-influx-old.tar"
+    assert started["backup_name"] == "metrics-influx-old"
+
+
+def test_mode_verify_without_an_object_is_refused_naming_the_field(
+    call_api: CallApi, post_event: dict[str, Any]
+) -> None:
+    answer = call_api(with_body(post_event, json.dumps({"mode": "verify"})))
+
+    assert answer.status == 400
+    assert "s3_key" in json.dumps(answer.body)
+
+
 def test_through_a_custom_domain_the_status_url_follows_the_domain_not_the_stage(
     call_api: CallApi, post_event: dict[str, Any]
 ) -> None:

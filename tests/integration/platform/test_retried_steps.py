@@ -51,7 +51,14 @@ def test_start_backup_timing_out_after_aiven_accepted_the_request_does_not_reque
 
 
 @pytest.mark.parametrize(
-    "function", ["PollBackupFunction", "VerifyBackupFunction", "FinishBackupFunction"]
+    "function",
+    [
+        "PollBackupFunction",
+        "VerifyBackupFunction",
+        "VerifyShardsFunction",  # inside the Map: the iteration's Retry runs it again
+        "FinishVerificationFunction",
+        "FinishBackupFunction",
+    ],
 )
 def test_a_step_that_times_out_once_is_run_again_and_the_backup_lands(
     make_workflow: WorkflowFactory,

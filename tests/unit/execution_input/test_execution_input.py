@@ -75,7 +75,49 @@ def test_to_dict_has_every_field_as_a_string() -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_every_mode_is_accepted(mode: str) -> None:
-    assert parse({"mode": mode, "backup_name": "nightly"}).mode == mode
+    names_an_object = {"s3_key": "influx/old.tar"} if mode == "verify" else {}
+
+    assert parse({"mode": mode, "backup_name": "nightly", **names_an_object}).mode == mode
+
+
+def test_mode_verify_names_an_object_by_key_and_needs_no_backup_name() -> None:
+    request = parse({"mode": "verify", "s3_key": "by-hand/metrics-influx-old.tar"})
+
+    assert request.s3_key == "by-hand/metrics-influx-old.tar"
+    assert request.backup_name == "metrics-influx-old"
+    assert request.to_dict()["s3_key"] == "by-hand/metrics-influx-old.tar"
+
+
+def test_mode_verify_takes_an_s3_uri_of_the_stacks_own_bucket_only() -> None:
+    uri = {"mode": "verify", "s3_uri": "s3://stack-bucket/by-hand/old.tar"}
+
+    accepted = parse_execution_input(uri, STACK_DEFAULTS, bucket="stack-bucket")
+    with pytest.raises(InvalidExecutionInput) as refused:
+        parse_execution_input(uri, STACK_DEFAULTS, bucket="another-bucket")
+
+    assert accepted.s3_key == "by-hand/old.tar"
+    assert refused.value.field == "s3_uri"
+    assert "only objects in its own bucket 'another-bucket'" in refused.value.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "says"),
+    [
+        ({"mode": "verify"}, "s3_key", "is required when mode is 'verify'"),
+        ({"mode": "verify", "s3_key": "/old.tar"}, "s3_key", "without a leading '/'"),
+        ({"mode": "verify", "s3_key": "a.tar.inventory.json"}, "s3_key", "not a backup tar"),
+        ({"mode": "verify", "s3_uri": "https://x/y.tar"}, "s3_uri", "is not an S3 URI"),
+        ({"mode": "verify", "s3_uri": "s3://b/k", "s3_key": "k"}, "s3_uri", "not both"),
+        ({"s3_key": "old.tar"}, "s3_key", "only mode 'verify' does"),
+    ],
+)
+def test_mode_verify_refuses_what_names_no_object_it_may_verify(
+    raw: dict[str, Any], field: str, says: str
+) -> None:
+    error = rejection(raw)
+
+    assert error.field == field
+    assert says in error.reason
 
 
 def test_mode_existing_needs_the_name_of_the_backup_to_download() -> None:

@@ -10,8 +10,10 @@ import pytest
 from aiven_backup import errors
 from local_runner.template import load_template
 from tests.support.state_machine import (
+    ALL_STATES,
     BUILT_IN_ERROR_PREFIXES,
     DEFINITION,
+    ITERATIONS,
     SPEC,
     STATES,
     TASKS,
@@ -59,8 +61,33 @@ def test_every_task_has_a_timeout_and_a_catch(name: str) -> None:
     assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", []))
 
 
+@pytest.mark.parametrize("map_state", sorted(ITERATIONS))
+def test_every_iteration_is_a_closed_graph_reachable_from_its_start(map_state: str) -> None:
+    inner = ITERATIONS[map_state]["States"]
+    reachable, frontier = set(), [ITERATIONS[map_state]["StartAt"]]
+    while frontier:
+        name = frontier.pop()
+        if name not in reachable:
+            assert name in inner, f"{map_state}'s iteration points at {name}, outside it"
+            reachable.add(name)
+            frontier.extend(targets(inner[name]))
+    assert reachable == set(inner), f"unreachable: {sorted(set(inner) - reachable)}"
+
+
+@pytest.mark.parametrize("map_state", sorted(ITERATIONS))
+def test_a_failed_iteration_reaches_the_failure_handler_through_its_map(map_state: str) -> None:
+    """An iteration's Tasks retry but catch nothing: the error leaves the iteration, fails the
+    Map under its own name, and the Map's Catch hands the run state to HandleFailure."""
+    catchers = STATES[map_state].get("Catch", [])
+    assert any("States.ALL" in c["ErrorEquals"] and c["Next"] == "HandleFailure" for c in catchers)
+    for name, state in ITERATIONS[map_state]["States"].items():
+        assert "Catch" not in state, f"{name} would hide the error from {map_state}'s Catch"
+        if state["Type"] == "Task":
+            assert state.get("TimeoutSeconds", 0) > 0
+
+
 def test_error_names_in_retry_and_catch_are_real_exception_classes() -> None:
-    named = {n for s in STATES.values() for n in error_names(s)}
+    named = {n for s in ALL_STATES.values() for n in error_names(s)}
     ours = {n for n in named if not n.startswith(BUILT_IN_ERROR_PREFIXES)}
     unknown = {n for n in ours if not isinstance(getattr(errors, n, None), type)}
     assert not unknown, (

@@ -17,7 +17,15 @@ import pytest
 
 import aiven_backup
 from aiven_backup import errors
-from tests.support.state_machine import BUILT_IN_ERROR_PREFIXES, STATES, TASKS, retried_names
+from tests.support.state_machine import (
+    ALL_STATES,
+    ALL_TASKS,
+    BUILT_IN_ERROR_PREFIXES,
+    retried_names,
+)
+
+# Every Task and state, those inside a Map's iterations too.
+STATES, TASKS = ALL_STATES, ALL_TASKS
 
 # Wildcards that would retry every error a Task raises, fatal ones included.
 RETRY_EVERYTHING = ("States.ALL", "States.TaskFailed")
@@ -48,14 +56,22 @@ FATAL = frozenset(cls.__name__ for cls in CORE_ERRORS if not issubclass(cls, err
 
 # The retry decision, written once. Everything below checks the definition against it.
 # - The workflow steps retry every transient error, CleanupIncomplete excepted. One rule for all
-#   five rather than "what this step raises today": a step that never raises a name loses nothing
+#   of them rather than "what this step raises today": a step that never raises a name loses nothing
 #   by listing it, a step that raises one it does not list ends the run for a fault that would have
 #   passed, and which step reaches Aiven, the download host or S3 moves as the core changes.
 # - CleanupIncomplete means "the failure notification could not be published". Only HandleFailure
 #   raises it, and it is the only error HandleFailure retries: every other fault during cleanup is
 #   written into the notification instead of raised.
 FAILURE_HANDLER_ONLY = frozenset({errors.CleanupIncomplete.__name__})
-WORKFLOW_STEPS = ("StartBackup", "PollBackup", "CopyBackup", "VerifyBackup", "FinishBackup")
+WORKFLOW_STEPS = (
+    "StartBackup",
+    "PollBackup",
+    "CopyBackup",
+    "VerifyBackup",
+    "VerifyShards",  # inside the VerifyEachBatch Map
+    "FinishVerification",
+    "FinishBackup",
+)
 SHOULD_RETRY: dict[str, frozenset[str]] = {
     **dict.fromkeys(WORKFLOW_STEPS, TRANSIENT - FAILURE_HANDLER_ONLY),
     "HandleFailure": FAILURE_HANDLER_ONLY,

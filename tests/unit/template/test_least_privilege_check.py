@@ -157,17 +157,18 @@ def test_iam_wildcards_span_any_characters_or_exactly_one_and_actions_ignore_cas
 
 
 def test_a_call_outside_the_granted_resource_pattern_is_refused_naming_action_and_arn() -> None:
-    # VerifyBackup may write only the inventory next to a backup, never the backup itself.
-    inventory = s3_call("VerifyBackupFunction", "PutObject", Key="p/a.tar.inventory.json")
-    backup = s3_call("VerifyBackupFunction", "PutObject", Key="p/a.tar")
+    # FinishVerification may write only the inventory next to a backup, never the backup itself.
+    inventory = s3_call("FinishVerificationFunction", "PutObject", Key="p/a.tar.inventory.json")
+    backup = s3_call("FinishVerificationFunction", "PutObject", Key="p/a.tar")
 
     report = check(recording_of(inventory, backup))
 
     (refused,) = report.refused
     assert refused.startswith(
-        f"VerifyBackupFunction: s3.PutObject needs s3:PutObject on arn:aws:s3:::{BUCKET}/p/a.tar,"
+        "FinishVerificationFunction: s3.PutObject needs s3:PutObject on "
+        f"arn:aws:s3:::{BUCKET}/p/a.tar,"
     )
-    assert "VerifyBackupFunctionRole refuses" in refused
+    assert "FinishVerificationFunctionRole refuses" in refused
 
 
 def test_an_action_the_role_does_not_grant_is_refused() -> None:

@@ -170,8 +170,10 @@ class BackupsApi:
         list_scan_limit: int = 300,
         running_scan_limit: int = 100,
         describe_concurrency: int = 8,
+        bucket: str | None = None,
     ) -> None:
         self._executions = executions
+        self._bucket = bucket  # the only bucket a mode 'verify' s3_uri may name
         self._fanout = fanout
         self._lock = lock
         self._defaults = defaults
@@ -189,6 +191,7 @@ class BackupsApi:
             ServiceLock(settings.lock_table_name),
             settings.input_defaults,
             fanout=Executions(stepfunctions, fanout) if fanout else None,
+            bucket=settings.bucket,
         )
 
     def start_backup(
@@ -203,7 +206,7 @@ class BackupsApi:
         raw = _decode_body(body)
         if self._fanout is not None and is_fanout_input(raw, self._defaults):
             return self._start_fanout(self._fanout, raw, now, idempotency_key)
-        request = parse_execution_input(raw, self._defaults, now=now)
+        request = parse_execution_input(raw, self._defaults, now=now, bucket=self._bucket)
 
         if idempotency_key is not None:
             name = execution_name_for_key(validate_idempotency_key(idempotency_key))

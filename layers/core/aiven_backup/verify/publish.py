@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
 from aiven_backup.s3.retry import call_with_retries
-from aiven_backup.verify.inventory import Inventory
+from aiven_backup.verify.data_inventory import DataInventory
+from aiven_backup.verify.inventory import Inventory, InventoryFile
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -40,15 +42,21 @@ def write_inventory(
     key: str,
     inventory: Inventory,
     *,
+    data: DataInventory | None = None,
+    extra: Mapping[str, Any] | None = None,
     retry: RetriesOneOperation = TRANSFER_RETRY,
 ) -> str:
     """Write ``<key>.inventory.json``, tag ``key`` as verified; returns the inventory's key.
 
     Tags the object already has are kept (as many as S3's limit of 10 leaves room for). Writing
-    twice gives the same result, so a retried step is harmless.
+    twice gives the same result, so a retried step is harmless. ``data`` (what the shards hold)
+    goes in as ``data``, ``extra`` fields at the top level.
     """
     target = inventory_key(key)
-    body = {"object": {"bucket": bucket, "key": key}, **inventory.to_dict()}
+    body: dict[str, Any] = {"object": {"bucket": bucket, "key": key}, **inventory.to_dict()}
+    if data is not None:
+        body["data"] = data.to_dict()
+    body.update(extra or {})
     call_with_retries(
         lambda: s3.put_object(
             Bucket=bucket,
@@ -81,6 +89,34 @@ def write_inventory(
         location,
     )
     return target
+
+
+def read_inventory(
+    s3: S3Client, bucket: str, key: str, *, retry: RetriesOneOperation = TRANSFER_RETRY
+) -> tuple[Inventory, DataInventory] | None:
+    """The inventory ``write_inventory`` wrote for ``key`` (and its data), or None if there is
+    none (the caller needs ``s3:ListBucket`` for S3 to say so rather than refuse)."""
+    target = inventory_key(key)
+
+    def get() -> bytes | None:
+        try:
+            return s3.get_object(Bucket=bucket, Key=target)["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            return None
+
+    raw = call_with_retries(get, retry, "read the inventory", f"s3://{bucket}/{target}")
+    if raw is None:
+        return None
+    document = json.loads(raw)
+    inventory = Inventory(
+        stamp=str(document["stamp"]),
+        folder=str(document["folder"]),
+        databases=document["databases"],
+        files=[InventoryFile(**file) for file in document["files"]],
+        total_size=int(document["total_size"]),
+        limited=bool(document["limited"]),
+    )
+    return inventory, DataInventory.from_dict(document.get("data") or {})
 
 
 def _tag_value(value: str) -> str:

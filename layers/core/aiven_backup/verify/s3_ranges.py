@@ -17,6 +17,8 @@ READ_AHEAD = 2048
 header behind it and the first bytes of the member's body usually fit in one request."""
 
 CACHED_CHUNKS = 4096
+MAX_WINDOW = 4 * 1024 * 1024
+"""The largest read-ahead a growing window reaches (``max_read_ahead``)."""
 
 
 class S3RangeReader:
@@ -24,6 +26,12 @@ class S3RangeReader:
 
     Each request fetches at least ``read_ahead`` bytes and is kept in a bounded cache, so reading
     a member's first bytes after indexing its header usually costs no extra request.
+
+    With ``max_read_ahead`` above ``read_ahead`` the window grows: a miss that lands within the
+    last window's reach (the next header of a tar of small members) doubles it, up to
+    ``max_read_ahead``; a miss far away (past a large member) starts small again. Indexing 20,000
+    small members so costs a few dozen requests instead of 20,000. Memory stays below
+    ``cached_chunks`` x ``max_read_ahead``.
     """
 
     def __init__(
@@ -34,6 +42,7 @@ class S3RangeReader:
         size: int,
         *,
         read_ahead: int = READ_AHEAD,
+        max_read_ahead: int | None = None,
         cached_chunks: int = CACHED_CHUNKS,
         retry: RetriesOneOperation = TRANSFER_RETRY,
     ) -> None:
@@ -44,6 +53,9 @@ class S3RangeReader:
         self._s3 = s3
         self._retry = retry
         self._read_ahead = read_ahead
+        self._base_read_ahead = read_ahead
+        self._max_read_ahead = max(read_ahead, max_read_ahead or read_ahead)
+        self._last_end = 0  # where the last fetched chunk ended
         self._cached_chunks = cached_chunks
         self._chunks: OrderedDict[int, bytes] = OrderedDict()  # insertion order, for eviction
         self._starts: list[int] = []  # the same offsets, sorted, for lookup
@@ -60,7 +72,9 @@ class S3RangeReader:
         cached = self._from_cache(offset, end)
         if cached is not None:
             return cached
+        self._adapt_window(offset)
         chunk = self._get(offset, min(max(end, offset + self._read_ahead), self.size))
+        self._last_end = offset + len(chunk)
         self._remember(offset, chunk)
         return chunk[: end - offset]
 
@@ -72,6 +86,14 @@ class S3RangeReader:
         if offset >= end:
             return b""
         return self._get(offset, end)
+
+    def _adapt_window(self, offset: int) -> None:
+        if self._max_read_ahead == self._base_read_ahead:
+            return
+        if abs(offset - self._last_end) < self._read_ahead:
+            self._read_ahead = min(self._read_ahead * 2, self._max_read_ahead)
+        else:
+            self._read_ahead = self._base_read_ahead
 
     def _from_cache(self, offset: int, end: int) -> bytes | None:
         position = bisect.bisect_right(self._starts, offset)

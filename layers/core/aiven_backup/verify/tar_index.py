@@ -10,8 +10,9 @@ except the small ones of pax and long-name records.
 from __future__ import annotations
 
 import tarfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiven_backup.errors import NotAnInfluxBackup
 from aiven_backup.retry import TRANSFER_RETRY
@@ -25,6 +26,7 @@ BLOCK = tarfile.BLOCKSIZE
 MAX_RECORD_BYTES = 1024 * 1024
 """A pax or long-name record larger than this is damage, not a name."""
 
+_HEADERS_PER_DEADLINE_CHECK = 256
 _ZERO_BLOCK = bytes(BLOCK)
 _PAX_TYPES = frozenset({tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE})
 _DATA_TYPES = frozenset(tarfile.REGULAR_TYPES)
@@ -61,16 +63,64 @@ def index_tar_in_s3(
 
 def index_tar(reader: S3RangeReader) -> list[TarMember]:
     """Walk the headers through ``reader``; raises ``NotAnInfluxBackup`` if it is no tar."""
+    return walk_tar(reader).members
+
+
+@dataclass(frozen=True)
+class IndexCursor:
+    """Where an interrupted walk resumes: the next header's offset and the pax and long-name
+    records that apply to the members after it. JSON-able."""
+
+    offset: int
+    global_records: Mapping[str, str]
+    next_records: Mapping[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "offset": self.offset,
+            "global_records": dict(self.global_records),
+            "next_records": dict(self.next_records),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> IndexCursor:
+        return cls(
+            offset=int(data["offset"]),
+            global_records=dict(data["global_records"]),
+            next_records=dict(data["next_records"]),
+        )
+
+
+@dataclass(frozen=True)
+class IndexProgress:
+    """The members found by one walk; ``cursor`` is where to resume, ``None`` when complete."""
+
+    members: list[TarMember]
+    cursor: IndexCursor | None
+
+
+def walk_tar(
+    reader: S3RangeReader,
+    cursor: IndexCursor | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> IndexProgress:
+    """Walk the headers from ``cursor`` (the start when ``None``) until the end of the archive,
+    or until ``should_stop()`` says the time is up (checked every few hundred headers, after at
+    least one, so every call makes progress)."""
     if reader.size == 0:
         raise NotAnInfluxBackup(
             f"{reader.location} is empty (0 bytes), not a tar: the download produced nothing; "
             "request a new backup"
         )
     members: list[TarMember] = []
-    global_records: dict[str, str] = {}
-    next_records: dict[str, str] = {}
-    offset = 0
+    global_records: dict[str, str] = dict(cursor.global_records) if cursor else {}
+    next_records: dict[str, str] = dict(cursor.next_records) if cursor else {}
+    offset = cursor.offset if cursor else 0
+    headers = 0
     while offset < reader.size:
+        if headers and headers % _HEADERS_PER_DEADLINE_CHECK == 0 and should_stop():
+            return IndexProgress(members, IndexCursor(offset, global_records, next_records))
+        headers += 1
         block = reader.read(offset, BLOCK)
         if block == _ZERO_BLOCK:
             break
@@ -99,7 +149,7 @@ def index_tar(reader: S3RangeReader) -> list[TarMember]:
                 "the copy is incomplete, run the backup again"
             )
         offset = data_offset + _padded(body_size)
-    return members
+    return IndexProgress(members, None)
 
 
 def _parse_header(block: bytes, offset: int, reader: S3RangeReader) -> tarfile.TarInfo:

@@ -7,6 +7,7 @@ first bytes of the meta and shard files), however large the members are.
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from aiven_backup.errors import BackupFileMissing, NotAnInfluxBackup
@@ -14,6 +15,7 @@ from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
 from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.inventory import Inventory, InventoryFile
 from aiven_backup.verify.manifest import BackupManifest, ManifestEntry, parse_manifest
+from aiven_backup.verify.metastore import check_metastore
 from aiven_backup.verify.s3_ranges import S3RangeReader
 from aiven_backup.verify.shard import verify_shard
 from aiven_backup.verify.tar_index import TarMember, describe_bytes, index_tar, normalize_name
@@ -31,7 +33,9 @@ _LISTED_IN_MESSAGES = 5
 def verify_backup(
     s3: S3Client, bucket: str, key: str, *, retry: RetriesOneOperation = TRANSFER_RETRY
 ) -> Inventory:
-    """The inventory of the portable backup in the tar at ``s3://bucket/key``.
+    """The inventory of the portable backup in the tar at ``s3://bucket/key``, every shard
+    verified in this call (the state machine spreads the shards over a Map instead:
+    ``workflow.verification``).
 
     Raises ``NotAnInfluxBackup`` when the object is no tar, holds no ``*.manifest`` or holds
     files that are not what the manifest says, and ``BackupFileMissing`` when the manifest names
@@ -42,24 +46,57 @@ def verify_backup(
         lambda: s3.head_object(Bucket=bucket, Key=key)["ContentLength"], retry, "verify", location
     )
     reader = S3RangeReader(s3, bucket, key, size, retry=retry)
-    members = {m.name: m for m in index_tar(reader)}  # a later copy of a name wins, as in tar
+    checked = check_backup(reader, index_tar(reader))
+    for member, entry in checked.shards:
+        verify_shard(reader, member, entry)
+    return checked.inventory
+
+
+@dataclass(frozen=True)
+class CheckedBackup:
+    """A backup whose manifest, files and metastore were checked; its shards are still to be
+    verified (``verify_shard`` each, in any order, anywhere)."""
+
+    inventory: Inventory
+    shards: list[tuple[TarMember, ManifestEntry]]  # in tar order
+
+
+def check_backup(reader: S3RangeReader, indexed: list[TarMember]) -> CheckedBackup:
+    """Everything but the shards' content: the manifests, that every file they name is in the
+    tar (``indexed``, the tar's members), the metastore; and the inventory."""
+    location = reader.location
+    members = {m.name: m for m in indexed}  # a later copy of a name wins, as in tar
     manifest_members = _find_manifests(members, location)
     folder = posixpath.dirname(manifest_members[0].name)
     manifests = [(member, _read_manifest(reader, member, location)) for member in manifest_members]
     _require_files(members, folder, manifests, location)
     newest_member, newest = manifests[-1]  # the stamp leads the name, so names sort by time
     meta = members[_path(folder, newest.meta_file_name)]
-    _check_meta(reader, meta, newest.meta_size, location)
     shards = _merge_shards(manifests)
-    for entry in shards:
-        verify_shard(reader, members[_path(folder, entry.file_name)], entry)
-    return Inventory(
+    _check_metastore(reader, meta, newest, shards, location)
+    inventory = Inventory(
         stamp=posixpath.basename(newest_member.name).removesuffix(MANIFEST_SUFFIX),
         folder=folder,
         databases=_databases(shards),
         files=_inventory_files(members, folder, manifests, newest, shards),
-        total_size=size,
+        total_size=reader.size,
         limited=any(manifest.limited for _, manifest in manifests),
+    )
+    to_verify = [(members[_path(folder, entry.file_name)], entry) for entry in shards]
+    return CheckedBackup(inventory, sorted(to_verify, key=lambda pair: pair[0].offset))
+
+
+def _check_metastore(
+    reader: S3RangeReader,
+    meta: TarMember,
+    manifest: BackupManifest,
+    shards: list[ManifestEntry],
+    location: str,
+) -> None:
+    """The meta file against the manifest: its header, then every shard it lists."""
+    _check_meta(reader, meta, manifest.meta_size, location)
+    check_metastore(
+        reader.read(meta.offset, meta.size), shards, limited=manifest.limited, location=location
     )
 
 

@@ -4,9 +4,15 @@ One parser, used by the state machine's first step and by the API, so both apply
 
 ```json
 {"project": "acme", "service": "metrics-influx", "backup_name": "optional",
- "mode": "request | existing", "access_route": "auto | public | private | privatelink",
+ "mode": "request | existing | verify", "access_route": "auto | public | private | privatelink",
  "s3_prefix": "optional", "notify": true}
 ```
+
+Mode ``verify`` makes no Aiven call and takes no lock: it verifies a tar already in the stack's
+bucket (a backup downloaded from Aiven's console and put there by hand, say), named by
+``s3_key`` (``backups/acme/old.tar``) or ``s3_uri`` (``s3://<this stack's bucket>/<key>``), writes
+its inventory and tags it. ``project`` and ``service`` (defaults from the stack) only name it in the
+notification; ``backup_name`` defaults to the key's file name without ``.tar``.
 
 ``notify`` (a boolean, default true) set to false leaves this run's own notification out: the
 fan-out sets it from its ``NotifyEach`` parameter and announces the run in its summary instead.
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,10 +59,14 @@ __all__ = [
     "validate_service_name",
 ]
 
-Mode = Literal["request", "existing"]
+Mode = Literal["request", "existing", "verify"]
 MODES: tuple[Mode, ...] = get_args(Mode)
+VERIFY_MODE: Mode = "verify"
 
 FIELDS = ("project", "service", "backup_name", "mode", "access_route", "s3_prefix")
+# Mode 'verify' names the object to verify with one of these.
+OBJECT_FIELDS = ("s3_key", "s3_uri")
+S3_KEY_MAX_LENGTH = 1024
 # Fields that are not strings, and the key Step Functions' console links nested executions by.
 NOTIFY_FIELD = "notify"
 STARTED_BY_FIELD = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"
@@ -125,22 +136,31 @@ class ExecutionInput:
     access_route: AccessRoute
     s3_prefix: str
     notify: bool = True
+    s3_key: str | None = None  # mode 'verify': the object in the stack's bucket
 
     def to_dict(self) -> dict[str, Any]:
-        """Every string field; ``notify`` only when it is false (the default stays implicit)."""
+        """Every string field; ``notify`` only when it is false (the default stays implicit),
+        ``s3_key`` only in mode 'verify'."""
         fields: dict[str, Any] = {field: getattr(self, field) for field in FIELDS}
         if not self.notify:
             fields[NOTIFY_FIELD] = False
+        if self.s3_key is not None:
+            fields["s3_key"] = self.s3_key
         return fields
 
 
 def parse_execution_input(
-    raw: object, defaults: InputDefaults, *, now: datetime | None = None
+    raw: object,
+    defaults: InputDefaults,
+    *,
+    now: datetime | None = None,
+    bucket: str | None = None,
 ) -> ExecutionInput:
     """Validate ``raw`` (a decoded JSON value) and fill omitted fields from ``defaults``.
 
     An omitted ``backup_name`` defaults to ``<service>-<UTC stamp of now>``, except in mode
     ``existing``, which downloads a backup that already exists and so needs its name.
+    ``bucket`` (the stack's) is the only bucket an ``s3_uri`` may name; ``None``: not checked.
     Raises ``InvalidExecutionInput(field, reason)`` for the first rule broken.
     """
     if not isinstance(raw, dict):
@@ -172,7 +192,18 @@ def parse_execution_input(
         "service", fields.get("service"), defaults.service, validate_service_name
     )
     mode = cast("Mode", _choice("mode", fields.get("mode", defaults.mode), MODES))
+    s3_key = _object_key(fields, bucket) if mode == VERIFY_MODE else None
+    if s3_key is None:
+        given = next((name for name in OBJECT_FIELDS if name in fields), None)
+        if given is not None:
+            raise InvalidExecutionInput(
+                given,
+                "names an object to verify, which only mode 'verify' does: add "
+                '"mode": "verify", or leave the field out to back up the service',
+            )
     backup_name = fields.get("backup_name")
+    if backup_name is None and s3_key is not None:
+        backup_name = posixpath.basename(s3_key).removesuffix(".tar") or s3_key
     if backup_name is None and mode == "existing":
         raise InvalidExecutionInput(
             "backup_name",
@@ -185,6 +216,8 @@ def parse_execution_input(
         backup_name=(
             default_backup_name(service, now)
             if backup_name is None
+            else backup_name
+            if s3_key is not None  # names the object in the notification, never sent to Aiven
             else _validate_input_backup_name(backup_name)
         ),
         mode=mode,
@@ -200,7 +233,52 @@ def parse_execution_input(
             else validate_s3_prefix(fields["s3_prefix"])
         ),
         notify=notify,
+        s3_key=s3_key,
     )
+
+
+def _object_key(fields: Mapping[str, str], bucket: str | None) -> str:
+    """The key mode 'verify' verifies, from ``s3_key`` or ``s3_uri``."""
+    if "s3_key" in fields and "s3_uri" in fields:
+        raise InvalidExecutionInput("s3_uri", "give either s3_key or s3_uri, not both")
+    if "s3_uri" in fields:
+        uri = fields["s3_uri"]
+        scheme, _, rest = uri.partition("://")
+        named_bucket, _, key = rest.partition("/")
+        if scheme != "s3" or not named_bucket or not key:
+            raise InvalidExecutionInput(
+                "s3_uri", f"{uri!r} is not an S3 URI such as s3://<bucket>/backups/old.tar"
+            )
+        if bucket is not None and named_bucket != bucket:
+            raise InvalidExecutionInput(
+                "s3_uri",
+                f"names the bucket {named_bucket!r}, but this stack verifies only objects in its "
+                f"own bucket {bucket!r}: copy the object there first",
+            )
+        return _validate_object_key(key, "s3_uri")
+    if "s3_key" not in fields:
+        raise InvalidExecutionInput(
+            "s3_key",
+            "is required when mode is 'verify': give the key of the tar in the stack's bucket "
+            "(for example 'influxdb-backups/acme/metrics-influx/2026/11/23/old.tar'), or s3_uri",
+        )
+    return _validate_object_key(fields["s3_key"], "s3_key")
+
+
+def _validate_object_key(key: str, field: str) -> str:
+    if not key or key.startswith("/"):
+        raise InvalidExecutionInput(
+            field, "must be the object's key in the bucket, without a leading '/'"
+        )
+    if len(key.encode()) > S3_KEY_MAX_LENGTH:
+        raise InvalidExecutionInput(
+            field, f"is longer than S3's {S3_KEY_MAX_LENGTH} bytes for a key"
+        )
+    if key.endswith(".inventory.json") or ".verification/" in key:
+        raise InvalidExecutionInput(
+            field, f"{key!r} is a file this stack writes next to a backup, not a backup tar"
+        )
+    return key
 
 
 def validate_service_name(name: str, field: str = "service") -> str:
@@ -318,7 +396,7 @@ def _choice(field: str, value: str, allowed: tuple[str, ...]) -> str:
 
 
 def _reject_unknown_fields(raw: Mapping[str, object]) -> None:
-    known = (*FIELDS, NOTIFY_FIELD, STARTED_BY_FIELD)
+    known = (*FIELDS, *OBJECT_FIELDS, NOTIFY_FIELD, STARTED_BY_FIELD)
     unknown = sorted(key for key in raw if key not in known)
     if not unknown:
         return
@@ -338,7 +416,7 @@ def _reject_unknown_fields(raw: Mapping[str, object]) -> None:
     raise InvalidExecutionInput(
         unknown[0] if len(unknown) == 1 else ", ".join(unknown),
         f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
-        f"the allowed fields are {', '.join(FIELDS)}",
+        f"the allowed fields are {', '.join((*FIELDS, *OBJECT_FIELDS))}",
     )
 
 

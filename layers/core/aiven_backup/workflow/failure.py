@@ -36,6 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from aiven_backup.copier import abort_incomplete_uploads
 from aiven_backup.errors import (
+    BackupContentCorrupt,
     BackupFileMissing,
     CleanupIncomplete,
     InvalidExecutionInput,
@@ -48,6 +49,7 @@ from aiven_backup.s3.faults import S3Fault, classify_s3_error
 from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.storage.retention import RETENTION_CLASS_TAG, RetentionClass
 from aiven_backup.storage.tags import VERIFIED_TAG, merge_tags
+from aiven_backup.verify.scratch import Scratch, scratch_prefix
 from aiven_backup.workflow.execution_input import parse_execution_input
 from aiven_backup.workflow.leftovers import Leftovers, protect_leftovers
 from aiven_backup.workflow.notification import failure_notification, publish
@@ -60,27 +62,48 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# A kept object carries the backup tag too, so the bucket's lifecycle rule still expires it.
-UNVERIFIED_TAGS = {
-    VERIFIED_TAG: "false",
-    RETENTION_CLASS_TAG: RetentionClass.FAILED.value,
-}
+
+def _subclasses(cls: type) -> list[type]:
+    found: list[type] = []
+    sub: type
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+VERIFY_ERROR_TAG = "backup-verify-error"
+"""On a kept unverified object: the name of the error that stopped its verification."""
 
 # Errors that prove the copied object is not an InfluxDB portable backup (or not all of one), or
 # may mix two backups (the source changed during the copy: a new run copies the current one).
 _DISPROVED_BY_VERIFICATION = frozenset(
     {NotAnInfluxBackup.__name__, BackupFileMissing.__name__, SourceChanged.__name__}
 )
+# Errors that prove the backup itself is damaged: every file is there, the object is what the
+# host served (the copy checked its CRC32), but a file's content is broken.
+_CONTENT_CORRUPT = frozenset(
+    cls.__name__ for cls in (BackupContentCorrupt, *_subclasses(BackupContentCorrupt))
+)
 
 
 class CopiedObjectVerdict(enum.Enum):
     DELETE = "delete"
     KEEP_UNVERIFIED = "keep unverified"
+    KEEP_CORRUPT = "keep, the backup is damaged"
 
 
-def copied_object_verdict(error_name: str) -> CopiedObjectVerdict:
-    """What to do with a completely copied but unverified object after ``error_name``."""
-    if error_name in _DISPROVED_BY_VERIFICATION:
+def copied_object_verdict(error_name: str, *, put_by_hand: bool = False) -> CopiedObjectVerdict:
+    """What to do with a completely copied but unverified object after ``error_name``.
+
+    Deleted only when verification proved it is not what the host served (not a backup, files
+    missing): it can be copied again. Kept when the backup itself is damaged (it is what the host
+    served, and perhaps the only copy there is) or when nothing is known of its bytes (a
+    transient fault). An object put into the bucket by hand (mode ``verify``) is never deleted:
+    this stack did not make it.
+    """
+    if error_name in _CONTENT_CORRUPT:
+        return CopiedObjectVerdict.KEEP_CORRUPT
+    if error_name in _DISPROVED_BY_VERIFICATION and not put_by_hand:
         return CopiedObjectVerdict.DELETE
     return CopiedObjectVerdict.KEEP_UNVERIFIED
 
@@ -96,6 +119,9 @@ class FailedRun:
     bucket: str
     copied_but_not_verified: bool = False
     notify: bool = True  # false in a fan-out with NotifyEach=false: its summary announces it
+    put_by_hand: bool = False  # mode 'verify': the object was in the bucket before the run
+    # Batches of the verification's working files to delete (None: it never started).
+    verification_batches: int | None = None
 
 
 def handle_failure(
@@ -178,9 +204,21 @@ def _clean_up_and_notify(
     cleanup: list[str] = list(leftovers.report)
     kept_unverified = leftovers.kept_unverified
     if key and run.copied_but_not_verified and not leftovers.kept_unverified:
-        outcome, kept = _settle_copied_object(services, bucket, key, error_name)
+        outcome, kept = _settle_copied_object(
+            services, bucket, key, error_name, put_by_hand=run.put_by_hand
+        )
         cleanup.append(outcome)
         kept_unverified = kept_unverified or kept
+    if key and run.verification_batches is not None:
+        try:
+            Scratch(services.s3, bucket, key).delete(run.verification_batches)
+            cleanup.append("deleted the verification's working files")
+        except Exception as problem:
+            logger.exception("could not delete the verification's working files")
+            cleanup.append(
+                f"could not delete the verification's working files under "
+                f"s3://{bucket}/{scratch_prefix(key)} ({problem}); delete them by hand"
+            )
     if key:
         try:
             aborted = abort_incomplete_uploads(services.s3, bucket, key)
@@ -222,13 +260,16 @@ def _clean_up_and_notify(
 
 
 def _settle_copied_object(
-    services: Services, bucket: str, key: str, error_name: str
+    services: Services, bucket: str, key: str, error_name: str, *, put_by_hand: bool = False
 ) -> tuple[str, bool]:
     """Delete or keep-and-tag the copied object; returns what was done, for the notification,
     and whether it was kept."""
     location = f"s3://{bucket}/{key}"
+    if put_by_hand and error_name == InvalidExecutionInput.__name__:
+        return f"nothing done to {location} (the input named no object this stack verifies)", False
     retry = services.settings.copy.retry_policy
-    if copied_object_verdict(error_name) is CopiedObjectVerdict.DELETE:
+    verdict = copied_object_verdict(error_name, put_by_hand=put_by_hand)
+    if verdict is CopiedObjectVerdict.DELETE:
         # Only verified backups stay: this object is not what Aiven made (or not a backup at
         # all), and the source can be copied again.
         try:
@@ -242,17 +283,37 @@ def _settle_copied_object(
             logger.exception("could not remove the unverified object")
             return f"could not remove the unverified object {location} ({problem})", False
         return f"removed the unverified object {location}", False
+    tags = {VERIFIED_TAG: "false", VERIFY_ERROR_TAG: error_name}
+    if not put_by_hand:  # the bucket's lifecycle expires it; one put there by hand stays
+        tags[RETENTION_CLASS_TAG] = RetentionClass.FAILED.value
     try:
-        merge_tags(services.s3, bucket, key, UNVERIFIED_TAGS)
-        tagged = "tagged backup-verified=false (retention-class=failed: S3 expires it)"
+        merge_tags(services.s3, bucket, key, tags)
+        tagged = f"tagged backup-verified=false, {VERIFY_ERROR_TAG}={error_name}" + (
+            "" if put_by_hand else " (retention-class=failed: S3 expires it)"
+        )
     except Exception as problem:
         logger.exception("could not tag the unverified object")
         tagged = f"could not tag it backup-verified=false ({problem})"
+    if put_by_hand:
+        why = (
+            f"it was in the bucket before this run, so it is never deleted; {error_name} says "
+            "it is not a complete, intact InfluxDB backup"
+        )
+    elif verdict is CopiedObjectVerdict.KEEP_CORRUPT:
+        why = (
+            "it is byte-identical to what Aiven served (CRC32 checked when copied), so the "
+            "backup itself is damaged; restore from it only what the cause does not name, and "
+            "request a new backup"
+        )
+    else:
+        why = (
+            f"its bytes matched the source's CRC32 when copied, but it is not verified "
+            f"({error_name} stopped the verification); verify it before relying on it"
+        )
     return (
-        f"kept the copied object {location}, {tagged}: its bytes matched the source's CRC32 "
-        f"when copied, but it is not verified ({error_name} stopped the verification); verify "
-        "it before relying on it"
-    ), True
+        f"kept the {'object' if put_by_hand else 'copied object'} {location}, {tagged}: {why}",
+        True,
+    )
 
 
 def readable_cause(cause: object) -> str:
@@ -280,7 +341,7 @@ def _run_of_stopped_execution(
         request = parse_execution_input(raw_input, services.input_defaults, now=started)
     except InvalidExecutionInput:
         return identify_run({"input": raw_input}, services)
-    key = backup_key(
+    key = request.s3_key or backup_key(
         request.s3_prefix, request.project, request.service, request.backup_name, started
     )
     bucket = services.settings.bucket
@@ -293,6 +354,7 @@ def _run_of_stopped_execution(
         bucket,
         copied_but_not_verified=copied,
         notify=request.notify,
+        put_by_hand=request.s3_key is not None,
     )
 
 
@@ -319,6 +381,10 @@ def identify_run(failed_state: Mapping[str, Any], services: Services) -> FailedR
             state.bucket,
             copied_but_not_verified=state.copy.done and state.inventory is None,
             notify=request.notify,
+            put_by_hand=request.s3_key is not None,
+            verification_batches=(
+                len(state.verification.batches) if state.verification is not None else None
+            ),
         )
 
     raw_input = failed_state.get("input")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiven_backup.redaction import redact
+from aiven_backup.verify.data_inventory import human_hours
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -73,25 +74,50 @@ def success_notification(
     inventory_key: str | None,
     inventory_text: str | None,
     execution_arn: str,
+    data_text: str | None = None,
+    stale_hours: float | None = None,
+    max_data_age_hours: float | None = None,
+    verified_only: bool = False,
 ) -> Notification:
+    """``data_text``: what the shards hold (``DataInventory.summary_text``). ``stale_hours``:
+    the newest point's age before the backup when it is over ``max_data_age_hours`` (status
+    ``STALE``: the backup landed, but the service may no longer be written to)."""
+    stale = stale_hours is not None
+    status = "STALE" if stale else "SUCCEEDED"
+    warning = (
+        [
+            f"STALE: the newest point is {human_hours(stale_hours)} older than the backup, more "
+            f"than MaxDataAgeHours ({max_data_age_hours:g} h). Is the service still receiving "
+            "writes?",
+            "",
+        ]
+        if stale_hours is not None and max_data_age_hours is not None
+        else []
+    )
     body = "\n".join(
         [
-            f"The InfluxDB backup of {project}/{service} landed in S3.",
+            (
+                f"The InfluxDB backup of {project}/{service} in S3 was verified (mode verify)."
+                if verified_only
+                else f"The InfluxDB backup of {project}/{service} landed in S3."
+            ),
             "",
+            *warning,
             f"Backup name: {backup_name}",
             f"Object:      s3://{bucket}/{key}",
             f"Size:        {human_size(size)} ({size} bytes)",
             f"Duration:    {human_duration(duration_seconds)}",
             f"Inventory:   s3://{bucket}/{inventory_key}" if inventory_key else "Inventory:   -",
             f"Contents:    {inventory_text or '-'}",
+            f"Data:        {data_text or '-'}",
             "",
             f"Execution:   {console_url(execution_arn)}",
         ]
     )
     return Notification(
-        subject=_subject(f"Backup SUCCEEDED {project}/{service} {human_size(size)}"),
+        subject=_subject(f"Backup {status} {project}/{service} {human_size(size)}"),
         body=body,
-        attributes={"status": "SUCCEEDED", "project": project, "service": service},
+        attributes={"status": status, "project": project, "service": service},
     )
 
 

@@ -49,6 +49,24 @@ class CopyState:
 
 
 @dataclass(frozen=True)
+class VerificationState:
+    """Where the verification is (``workflow.verification``): the state machine's Choice reads
+    ``planned``, its Map iterates over ``batches`` (numbers of the batch files in S3, never the
+    shards themselves) at most ``max_concurrency`` at a time."""
+
+    planned: bool = False
+    invocations: int = 0  # of the planning step
+    size: int = 0  # the object's length
+    batches: list[int] = field(default_factory=list)
+    max_concurrency: int = 1
+    # Filled by FinishVerification from the shards' data:
+    data_text: str | None = None
+    newest_age_hours: float | None = None
+    stale: bool = False
+    max_data_age_hours: float | None = None  # the limit ``stale`` was decided against
+
+
+@dataclass(frozen=True)
 class RunState:
     execution: ExecutionRef
     request: ExecutionInput
@@ -67,6 +85,7 @@ class RunState:
     inventory: Mapping[str, Any] | None = None
     inventory_key: str | None = None
     inventory_text: str | None = None
+    verification: VerificationState | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,6 +94,7 @@ class RunState:
     def from_dict(cls, raw: Mapping[str, Any]) -> RunState:
         try:
             source = raw.get("source")
+            verification = raw.get("verification")
             return cls(
                 execution=ExecutionRef(**raw["execution"]),
                 request=ExecutionInput(**raw["request"]),
@@ -91,6 +111,7 @@ class RunState:
                 inventory=raw.get("inventory"),
                 inventory_key=raw.get("inventory_key"),
                 inventory_text=raw.get("inventory_text"),
+                verification=VerificationState(**verification) if verification else None,
             )
         except (KeyError, TypeError) as error:
             raise InvalidExecutionInput(

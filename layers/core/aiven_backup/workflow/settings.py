@@ -31,6 +31,37 @@ class PollSchedule:
 
 
 @dataclass(frozen=True)
+class VerifySettings:
+    """How the verification spreads over Lambda invocations (``workflow.verification``)."""
+
+    # Shards per Map iteration, and bytes of shard files per iteration: large shards make
+    # smaller batches, so more of them verify in parallel.
+    batch_shards: int = 1000
+    batch_bytes: int = 2 * 1024**3
+    # Map iterations at once (the VerifyMaxConcurrency parameter), threads per iteration.
+    max_concurrency: int = 10
+    threads: int = 8
+    # Seconds of each verification invocation kept free to write its progress and return.
+    time_margin_seconds: float = 10.0
+    # A backup whose newest point is older than this (hours before the backup) is STALE;
+    # None: never (the MaxDataAgeHours parameter left empty).
+    max_data_age_hours: float | None = None
+
+    @classmethod
+    def from_env(cls, read: StackEnvironment) -> VerifySettings:
+        return cls(
+            batch_shards=max(1, read.integer("VERIFY_BATCH_SHARDS", cls.batch_shards)),
+            batch_bytes=max(1, read.integer("VERIFY_BATCH_BYTES", cls.batch_bytes)),
+            max_concurrency=max(1, read.integer("VERIFY_MAX_CONCURRENCY", cls.max_concurrency)),
+            threads=max(1, read.integer("VERIFY_THREADS", cls.threads)),
+            time_margin_seconds=read.number("VERIFY_TIME_MARGIN_SECONDS", cls.time_margin_seconds),
+            max_data_age_hours=(
+                read.number("MAX_DATA_AGE_HOURS", 0.0) if read.has("MAX_DATA_AGE_HOURS") else None
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     aiven_token_secret_id: str
     bucket: str
@@ -51,6 +82,7 @@ class Settings:
     # The bucket's Object Lock mode (NONE, GOVERNANCE, COMPLIANCE): a locked object is never
     # deleted by the failure path, even when S3 does not show this caller its retention.
     object_lock_mode: str = "NONE"
+    verify: VerifySettings = VerifySettings()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -80,6 +112,7 @@ class Settings:
             aiven_retry=_aiven_retry(read),
             copy=_copy_config(read),
             object_lock_mode=read.text("OBJECT_LOCK_MODE", cls.object_lock_mode).upper(),
+            verify=VerifySettings.from_env(read),
         )
 
 

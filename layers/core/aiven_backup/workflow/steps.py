@@ -30,9 +30,12 @@ from aiven_backup.errors import (
 from aiven_backup.metrics import MetricsSink, success_metrics
 from aiven_backup.redaction import redact_url
 from aiven_backup.storage import apply_retention_class, decide_retention
-from aiven_backup.verify import verify_backup, write_inventory
 from aiven_backup.workflow.deadline import seconds_until
-from aiven_backup.workflow.execution_input import ExecutionInput, parse_execution_input
+from aiven_backup.workflow.execution_input import (
+    VERIFY_MODE,
+    ExecutionInput,
+    parse_execution_input,
+)
 from aiven_backup.workflow.notification import (
     human_duration,
     publish,
@@ -43,6 +46,7 @@ from aiven_backup.workflow.run_state import (
     ExecutionRef,
     RunState,
     SourceState,
+    VerificationState,
     WaitState,
 )
 from aiven_backup.workflow.s3_layout import backup_key
@@ -64,7 +68,11 @@ def start_backup(
     """
     started = parse_timestamp(execution.started_at)
     # The parser also refuses mode 'existing' without a backup name.
-    request = parse_execution_input(raw_input, services.input_defaults, now=started)
+    request = parse_execution_input(
+        raw_input, services.input_defaults, now=started, bucket=services.settings.bucket
+    )
+    if request.s3_key is not None:
+        return _verify_only(request, execution, services)
     key = backup_key(
         request.s3_prefix, request.project, request.service, request.backup_name, started
     )
@@ -94,6 +102,23 @@ def start_backup(
         task_id=task_id,
         requested_at=now,
         wait=WaitState(seconds=first_wait, deadline=now + services.settings.poll.deadline_seconds),
+    )
+
+
+def _verify_only(request: ExecutionInput, execution: ExecutionRef, services: Services) -> RunState:
+    """Mode 'verify': the object is already in the bucket. No Aiven call, no lock (nothing is
+    requested from the service, and the object is not replaced); the state machine goes
+    straight to the verification, as after a finished copy."""
+    now = services.clock()
+    return RunState(
+        execution=execution,
+        request=request,
+        bucket=services.settings.bucket,
+        key=str(request.s3_key),
+        requested_at=now,
+        ready=True,
+        ready_at=now,
+        copy=CopyState(done=True, started_at=now, finished_at=now),
     )
 
 
@@ -198,27 +223,18 @@ def copy_backup(
     )
 
 
-def verify_and_record(state: RunState, services: Services) -> RunState:
-    """Check the tar in S3 is a complete portable backup; write its inventory next to it."""
-    inventory = verify_backup(services.s3, state.bucket, state.key)
-    inventory_key = write_inventory(services.s3, state.bucket, state.key, inventory)
-    return replace(
-        state,
-        inventory=inventory.summary(),
-        inventory_key=inventory_key,
-        inventory_text=inventory.summary_text(),
-    )
-
-
 def finish_backup(
     state: RunState, services: Services, metrics: MetricsSink | None = None
 ) -> dict[str, Any]:
     """Give the backup its retention class, emit the run's metrics, release the lock and
     announce success. Returns the execution's result."""
     request = state.request
+    verification = state.verification or VerificationState()
     size = int((state.result or {}).get("size", 0))
     now = services.clock()
     duration = now - parse_timestamp(state.execution.started_at).timestamp()
+    if request.mode == VERIFY_MODE:
+        return _finish_verify_only(state, services, duration)
     retention = decide_retention(services.s3, state.bucket, state.key)
     apply_retention_class(
         services.s3, state.bucket, state.key, state.inventory_key, retention.retention_class
@@ -247,6 +263,9 @@ def finish_backup(
         inventory_key=state.inventory_key,
         inventory_text=state.inventory_text,
         execution_arn=state.execution.arn,
+        data_text=verification.data_text,
+        stale_hours=verification.newest_age_hours if verification.stale else None,
+        max_data_age_hours=verification.max_data_age_hours,
     )
     if request.notify:  # false in a fan-out with NotifyEach=false: its summary announces it
         publish(services.sns, services.settings.topic_arn, notification)
@@ -263,10 +282,56 @@ def finish_backup(
         "version_id": (state.result or {}).get("version_id"),
         "inventory_key": state.inventory_key,
         "inventory": state.inventory,
+        "data": verification.data_text,
+        "stale": verification.stale,
         "retention_class": retention.retention_class.value,
         "duration_seconds": round(duration, 3),
         "wait_seconds": round(max(0.0, state.ready_at - state.requested_at), 3),
         "copy_invocations": state.copy.invocations,
+        "notification": notification.to_dict(),
+    }
+
+
+def _finish_verify_only(state: RunState, services: Services, duration: float) -> dict[str, Any]:
+    """Mode 'verify': announce the verification. The object keeps its retention tags (one put
+    there by hand gets no retention class: S3 would expire it), no backup metrics are emitted
+    (the freshness alarm counts backups made), and no lock was taken."""
+    request = state.request
+    verification = state.verification or VerificationState()
+    size = int((state.result or {}).get("size", 0))
+    notification = success_notification(
+        project=request.project,
+        service=request.service,
+        backup_name=request.backup_name,
+        bucket=state.bucket,
+        key=state.key,
+        size=size,
+        duration_seconds=duration,
+        inventory_key=state.inventory_key,
+        inventory_text=state.inventory_text,
+        execution_arn=state.execution.arn,
+        data_text=verification.data_text,
+        stale_hours=verification.newest_age_hours if verification.stale else None,
+        max_data_age_hours=verification.max_data_age_hours,
+        verified_only=True,
+    )
+    if request.notify:
+        publish(services.sns, services.settings.topic_arn, notification)
+    return {
+        "status": "SUCCEEDED",
+        "mode": VERIFY_MODE,
+        "project": request.project,
+        "service": request.service,
+        "backup_name": request.backup_name,
+        "bucket": state.bucket,
+        "key": state.key,
+        "size": size,
+        "inventory_key": state.inventory_key,
+        "inventory": state.inventory,
+        "data": verification.data_text,
+        "stale": verification.stale,
+        "retention_class": "unchanged (mode verify)",
+        "duration_seconds": round(duration, 3),
         "notification": notification.to_dict(),
     }
 
