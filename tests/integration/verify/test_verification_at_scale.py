@@ -23,8 +23,8 @@ from tests.support.workflow import (
 )
 
 STAMP = "20261123T030000Z"
-MARGIN = 10.0  # VERIFY_TIME_MARGIN_SECONDS: the time limits below leave 0.1 s and 0.3 s
-TINY_BUDGET = {"VerifyBackupFunction": MARGIN + 0.1, "VerifyShardsFunction": MARGIN + 0.3}
+MARGIN = 10.0  # VERIFY_TIME_MARGIN_SECONDS: the time limits below leave 0.1 s and 1.0 s
+TINY_BUDGET = {"VerifyBackupFunction": MARGIN + 0.1, "VerifyShardsFunction": MARGIN + 1.0}
 
 
 def many_shards(databases: int, shards_each: int) -> bytes:
@@ -59,7 +59,8 @@ def test_twenty_thousand_members_verify_under_a_tiny_time_budget_by_resuming(
     inventory = json.loads(workflow.object_bytes(f"{key}.inventory.json"))
     assert inventory["shard_count"] == 20_000
     assert inventory["file_count"] == 20_002
-    # The index resumed from its cursor, and the batches (4 of 5,000) from their reports.
+    # The index resumed from its cursor, and the batches (4 of 5,000, each more than a second of
+    # work against a second an invocation) from their reports.
     assert workflow.invocations("VerifyBackupFunction") > 1
     assert workflow.invocations("VerifyShardsFunction") > 4
     assert workflow.invocations("FinishVerificationFunction") == 1

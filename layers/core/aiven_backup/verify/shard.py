@@ -346,8 +346,13 @@ class _InflatedShard:
     ) -> None:
         self._source = source
         # A source that caches what it reads (S3RangeReader) offers an uncached read for bodies
-        # streamed once: caching a whole shard would hold it all in memory.
-        self._read = getattr(source, "read_through", source.read)
+        # streamed once: caching a whole shard would hold it all in memory. A shard of one chunk
+        # is read through the cache: it is usually in the window its neighbours were read with
+        # (verify.batch), so thousands of small shards cost a few requests, and nothing to read
+        # ahead.
+        single_chunk = member.size <= chunk_size
+        self._read = source.read if single_chunk else getattr(source, "read_through", source.read)
+        read_ahead = read_ahead and not single_chunk
         self._member = member
         self._entry = entry
         self._chunk_size = chunk_size
