@@ -37,6 +37,7 @@ from aiven_backup.workflow.execution_input import (
     parse_execution_input,
 )
 from aiven_backup.workflow.notification import (
+    Notification,
     human_duration,
     publish,
     success_notification,
@@ -252,21 +253,7 @@ def finish_backup(
         else None,
     )
     services.lock.release(request.project, request.service, owner=state.execution.arn)
-    notification = success_notification(
-        project=request.project,
-        service=request.service,
-        backup_name=request.backup_name,
-        bucket=state.bucket,
-        key=state.key,
-        size=size,
-        duration_seconds=duration,
-        inventory_key=state.inventory_key,
-        inventory_text=state.inventory_text,
-        execution_arn=state.execution.arn,
-        data_text=verification.data_text,
-        stale_hours=verification.newest_age_hours if verification.stale else None,
-        max_data_age_hours=verification.max_data_age_hours,
-    )
+    notification = _success_notification(state, size, duration)
     if request.notify:  # false in a fan-out with NotifyEach=false: its summary announces it
         publish(services.sns, services.settings.topic_arn, notification)
     run_metrics.emit(metrics)  # once announced: a retried or failed publish must not count twice
@@ -292,14 +279,12 @@ def finish_backup(
     }
 
 
-def _finish_verify_only(state: RunState, services: Services, duration: float) -> dict[str, Any]:
-    """Mode 'verify': announce the verification. The object keeps its retention tags (one put
-    there by hand gets no retention class: S3 would expire it), no backup metrics are emitted
-    (the freshness alarm counts backups made), and no lock was taken."""
+def _success_notification(
+    state: RunState, size: int, duration: float, *, verified_only: bool = False
+) -> Notification:
     request = state.request
     verification = state.verification or VerificationState()
-    size = int((state.result or {}).get("size", 0))
-    notification = success_notification(
+    return success_notification(
         project=request.project,
         service=request.service,
         backup_name=request.backup_name,
@@ -313,8 +298,18 @@ def _finish_verify_only(state: RunState, services: Services, duration: float) ->
         data_text=verification.data_text,
         stale_hours=verification.newest_age_hours if verification.stale else None,
         max_data_age_hours=verification.max_data_age_hours,
-        verified_only=True,
+        verified_only=verified_only,
     )
+
+
+def _finish_verify_only(state: RunState, services: Services, duration: float) -> dict[str, Any]:
+    """Mode 'verify': announce the verification. The object keeps its retention tags (one put
+    there by hand gets no retention class: S3 would expire it), no backup metrics are emitted
+    (the freshness alarm counts backups made), and no lock was taken."""
+    request = state.request
+    verification = state.verification or VerificationState()
+    size = int((state.result or {}).get("size", 0))
+    notification = _success_notification(state, size, duration, verified_only=True)
     if request.notify:
         publish(services.sns, services.settings.topic_arn, notification)
     return {
