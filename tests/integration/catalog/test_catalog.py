@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from aiven_backup.verify.data_inventory import DataInventory, iso_time
 from local_runner import cli
 from local_runner.stack import BUCKET
 from tests.support.aiven import PROJECT, SERVICE
@@ -102,11 +103,16 @@ def test_the_catalogue_lists_backups_newest_first_with_what_to_trust_and_honours
         assert inventory["database_count"] == 2
         assert inventory["shard_count"] == 6
         assert inventory["total_size"] == len(sample_backup)
-        # Today's inventory has no point counts or data time range: null, not an error.
+        # The points and time range deep verification read from the TSM blocks.
+        data = DataInventory.from_dict(
+            json.loads(four_runs.object_bytes(backup["inventory_key"]))["data"]
+        )
+        assert data.first_ns is not None
+        assert data.newest_ns is not None
         assert (inventory["points"], inventory["first_point"], inventory["last_point"]) == (
-            None,
-            None,
-            None,
+            data.points,
+            iso_time(data.first_ns),
+            iso_time(data.newest_ns),
         )
 
     status, body = _get_catalog(four_runs, {"limit": "2"})  # the stack's service by default

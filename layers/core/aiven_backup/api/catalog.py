@@ -42,10 +42,11 @@ INVENTORY_MAX_BYTES = 64 * 1024 * 1024  # a 20,000-shard inventory is a few MiB
 SUMMARY_MAX_DATABASES = 50
 
 # What an inventory may call its point counts and data time range (tolerant on purpose: older
-# inventories have none, newer ones add them per database, retention policy or measurement).
+# inventories have none; deep verification's ``data`` holds them per database, retention policy
+# and measurement, the time range in nanoseconds as ``first_ns``/``last_ns``).
 _POINT_KEYS = ("point_count", "points")
-_FIRST_KEYS = ("first_timestamp", "first_time", "first_point", "oldest", "start")
-_LAST_KEYS = ("last_timestamp", "last_time", "last_point", "newest", "end")
+_FIRST_KEYS = ("first_ns", "first_timestamp", "first_time", "first_point", "oldest", "start")
+_LAST_KEYS = ("last_ns", "last_timestamp", "last_time", "last_point", "newest", "end")
 
 
 @dataclass(frozen=True)
