@@ -34,6 +34,7 @@ from aiven_backup.errors import (
 from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.batch import Shard, verify_batch
 from aiven_backup.verify.data_inventory import DataInventory
+from aiven_backup.verify.inventory import Inventory
 from aiven_backup.verify.publish import inventory_key, read_inventory, write_inventory
 from aiven_backup.verify.s3_ranges import MAX_WINDOW, S3RangeReader
 from aiven_backup.verify.scratch import Scratch
@@ -198,7 +199,6 @@ def verify_shard_batch(item: BatchItem, services: Services, deadline: float) -> 
 
 def finish_verification(state: RunState, services: Services) -> RunState:
     """Merge the batches' reports, write the inventory, tag the object, clean up."""
-    verification = state.verification or VerificationState()
     scratch = Scratch(services.s3, state.bucket, state.key)
     try:
         inventory, batches = scratch.read_plan()
@@ -219,33 +219,21 @@ def finish_verification(state: RunState, services: Services) -> RunState:
             batch_data = batch_data.merged(report.data)
         data = data.merged(batch_data)
 
-    backup_time = backup_moment(inventory.stamp, state.requested_at or services.clock())
-    age = data.newest_age_hours(backup_time)
-    limit = services.settings.verify.max_data_age_hours
-    stale = limit is not None and age is not None and age > limit
-    data_text = data.summary_text(backup_time)
+    verified = _verified(state, services, inventory, data)
     key = write_inventory(
         services.s3,
         state.bucket,
         state.key,
         inventory,
         data=data,
-        extra={"data_summary": data_text, "newest_age_hours": age, "stale": stale},
+        extra={
+            "data_summary": verified.data_text,
+            "newest_age_hours": verified.newest_age_hours,
+            "stale": verified.stale,
+        },
     )
     scratch.delete(batches)
-    return replace(
-        state,
-        inventory=inventory.summary(),
-        inventory_key=key,
-        inventory_text=inventory.summary_text(),
-        verification=replace(
-            verification,
-            data_text=data_text,
-            newest_age_hours=age,
-            stale=stale,
-            max_data_age_hours=limit,
-        ),
-    )
+    return _with_inventory(state, inventory, key, verified)
 
 
 def _already_finished(state: RunState, services: Services) -> RunState:
@@ -257,22 +245,35 @@ def _already_finished(state: RunState, services: Services) -> RunState:
             f"was written ({key}); start the verification again (execution input mode 'verify')"
         )
     inventory, data = written
-    verification = state.verification or VerificationState()
-    stamp_time = backup_moment(inventory.stamp, state.requested_at or services.clock())
-    age = data.newest_age_hours(stamp_time)
+    return _with_inventory(state, inventory, key, _verified(state, services, inventory, data))
+
+
+def _verified(
+    state: RunState, services: Services, inventory: Inventory, data: DataInventory
+) -> VerificationState:
+    """The run's verification state with what the data says: its summary line, the newest
+    point's age at the backup's stamp and whether that is older than ``MaxDataAgeHours``."""
+    backup_time = backup_moment(inventory.stamp, state.requested_at or services.clock())
+    age = data.newest_age_hours(backup_time)
     limit = services.settings.verify.max_data_age_hours
+    return replace(
+        state.verification or VerificationState(),
+        data_text=data.summary_text(backup_time),
+        newest_age_hours=age,
+        stale=limit is not None and age is not None and age > limit,
+        max_data_age_hours=limit,
+    )
+
+
+def _with_inventory(
+    state: RunState, inventory: Inventory, key: str, verified: VerificationState
+) -> RunState:
     return replace(
         state,
         inventory=inventory.summary(),
         inventory_key=key,
         inventory_text=inventory.summary_text(),
-        verification=replace(
-            verification,
-            data_text=data.summary_text(stamp_time),
-            newest_age_hours=age,
-            stale=limit is not None and age is not None and age > limit,
-            max_data_age_hours=limit,
-        ),
+        verification=verified,
     )
 
 
