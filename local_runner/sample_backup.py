@@ -89,7 +89,9 @@ class _Shard:
 # --- protobuf (only what the metastore needs: varints and length-delimited fields) -----------
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """``value`` as a protobuf varint; a negative one as its 64-bit two's complement."""
+    value &= (1 << 64) - 1
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -101,12 +103,12 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _uint_field(number: int, value: int) -> bytes:
-    return _varint(number << 3) + _varint(value & 0xFFFF_FFFF_FFFF_FFFF)
+def uint_field(number: int, value: int) -> bytes:
+    return varint(number << 3) + varint(value)
 
 
-def _bytes_field(number: int, value: bytes) -> bytes:
-    return _varint((number << 3) | 2) + _varint(len(value)) + value
+def bytes_field(number: int, value: bytes) -> bytes:
+    return varint((number << 3) | 2) + varint(len(value)) + value
 
 
 def _metastore_data(
@@ -119,41 +121,41 @@ def _metastore_data(
         for policy in policies:
             policy_shards = [s for s in shards if (s.database, s.policy) == (database, policy)]
             groups = b"".join(
-                _bytes_field(
+                bytes_field(
                     5,
-                    _uint_field(1, s.shard_id)  # shard group ID = shard ID: one shard per group
-                    + _uint_field(2, s.group_start_ns)
-                    + _uint_field(3, s.group_start_ns + s.group_duration_ns)
-                    + _uint_field(4, 0)
-                    + _bytes_field(5, _uint_field(1, s.shard_id)),
+                    uint_field(1, s.shard_id)  # shard group ID = shard ID: one shard per group
+                    + uint_field(2, s.group_start_ns)
+                    + uint_field(3, s.group_start_ns + s.group_duration_ns)
+                    + uint_field(4, 0)
+                    + bytes_field(5, uint_field(1, s.shard_id)),
                 )
                 for s in policy_shards
             )
             duration_ns = 0 if policy == "autogen" else 7 * _NS_PER_DAY
-            encoded_policies += _bytes_field(
+            encoded_policies += bytes_field(
                 3,
-                _bytes_field(1, policy.encode())
-                + _uint_field(2, duration_ns)
-                + _uint_field(3, _group_duration_ns(policy))
-                + _uint_field(4, 1)
+                bytes_field(1, policy.encode())
+                + uint_field(2, duration_ns)
+                + uint_field(3, _group_duration_ns(policy))
+                + uint_field(4, 1)
                 + groups,
             )
         default_policy = policies[0] if policies else "autogen"
-        encoded_databases += _bytes_field(
+        encoded_databases += bytes_field(
             5,
-            _bytes_field(1, database.encode())
-            + _bytes_field(2, default_policy.encode())
+            bytes_field(1, database.encode())
+            + bytes_field(2, default_policy.encode())
             + encoded_policies,
         )
     max_shard_id = max((s.shard_id for s in shards), default=0)
     return (
-        _uint_field(1, 0)
-        + _uint_field(2, 3 + len(shards))
-        + _uint_field(3, rng.getrandbits(63))
+        uint_field(1, 0)
+        + uint_field(2, 3 + len(shards))
+        + uint_field(3, rng.getrandbits(63))
         + encoded_databases
-        + _uint_field(7, 0)
-        + _uint_field(8, max_shard_id)
-        + _uint_field(9, max_shard_id)
+        + uint_field(7, 0)
+        + uint_field(8, max_shard_id)
+        + uint_field(9, max_shard_id)
     )
 
 
@@ -185,9 +187,7 @@ def _tsm_block(
             zigzagged.append(_zigzag(value - previous))
             previous = value
         encoded_values = b"\x00" + struct.pack(f">{len(zigzagged)}Q", *zigzagged)
-    return (
-        bytes([_BLOCK_TYPES[kind]]) + _varint(len(encoded_times)) + encoded_times + encoded_values
-    )
+    return bytes([_BLOCK_TYPES[kind]]) + varint(len(encoded_times)) + encoded_times + encoded_values
 
 
 def _encode_timestamps(timestamps: Sequence[int], encoding: str) -> bytes:
@@ -206,8 +206,8 @@ def _encode_timestamps(timestamps: Sequence[int], encoding: str) -> bytes:
         return (
             bytes([0x20 | exponent])
             + struct.pack(">Q", timestamps[0])
-            + _varint(scaled[0])
-            + _varint(len(timestamps))
+            + varint(scaled[0])
+            + varint(len(timestamps))
         )
     if encoding == "simple8b":
         return bytes([0x10 | exponent]) + struct.pack(">Q", deltas[0]) + _simple8b(scaled)
@@ -247,7 +247,7 @@ def _encode_booleans(values: Sequence[bool]) -> bytes:
         for i, value in enumerate(values[first : first + 8]):
             byte |= int(value) << (7 - i)
         packed.append(byte)
-    return b"\x10" + _varint(len(values)) + bytes(packed)
+    return b"\x10" + varint(len(values)) + bytes(packed)
 
 
 def _series_timestamps(
@@ -378,7 +378,7 @@ def sample_backup_files(
     shards = _plan_shards(databases, shards_per_policy, epoch)
     data = _metastore_data(databases, shards, rng)
     meta_name = f"{stamp}.meta"
-    files: dict[str, bytes] = {meta_name: _bytes_field(1, data) + _uint_field(2, 0)}
+    files: dict[str, bytes] = {meta_name: bytes_field(1, data) + uint_field(2, 0)}
     entries: list[dict[str, Any]] = []
     for shard in shards:
         tsm_name = f"{shard.database}/{shard.policy}/{shard.shard_id}/000000001-000000001.tsm"

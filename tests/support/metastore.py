@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from aiven_backup.verify.manifest import ManifestEntry
+from local_runner.sample_backup import bytes_field, uint_field
 
 STAMP = "20261123T030000Z"
 
@@ -17,27 +18,6 @@ class Group:
     start_ns: int = 1_700_000_000_000_000_000
     end_ns: int = 1_700_604_800_000_000_000
     deleted_at: int = 0
-
-
-def varint(value: int) -> bytes:
-    value &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def uint_field(number: int, value: int) -> bytes:
-    return varint(number << 3) + varint(value)
-
-
-def bytes_field(number: int, value: bytes) -> bytes:
-    return varint((number << 3) | 2) + varint(len(value)) + value
 
 
 def meta_data(databases: Mapping[str, Mapping[str, Sequence[Group]]]) -> bytes:

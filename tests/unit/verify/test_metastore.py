@@ -8,8 +8,8 @@ import pytest
 from aiven_backup.errors import BackupContentCorrupt, MetaManifestMismatch, MetastoreCorrupt
 from aiven_backup.verify.manifest import parse_manifest
 from aiven_backup.verify.metastore import MetaShard, check_metastore, parse_metastore
-from local_runner.sample_backup import sample_backup_files
-from tests.support.metastore import STAMP, Group, bytes_field, entry, meta_file, uint_field
+from local_runner.sample_backup import bytes_field, sample_backup_files, uint_field
+from tests.support.metastore import STAMP, Group, entry, meta_file
 
 LOCATION = "s3://bucket/backup.tar"
 META = meta_file(
