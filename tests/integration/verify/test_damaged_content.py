@@ -4,6 +4,7 @@ the TSM file), and the object is kept, tagged with the error, since it may be th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -48,23 +49,20 @@ def a_metastore_that_disagrees_with_the_manifest() -> tuple[bytes, list[str]]:
     """Another backup's metastore (it knows one shard per policy), with the manifest's meta size
     made to match it, so only the comparison of their shards can tell."""
     files = sample_backup_files()
-    foreign = sample_backup_files(shards_per_policy=1)[f"{STAMP}.meta"]
-    files[f"{STAMP}.meta"] = foreign
-    own_size = _declared_size(sample_backup_files()[f"{STAMP}.meta"])
+    other = sample_backup_files(shards_per_policy=1)
+    files[f"{STAMP}.meta"] = other[f"{STAMP}.meta"]
+    own_size = _meta_size(files[f"{STAMP}.manifest"])
     files[f"{STAMP}.manifest"] = files[f"{STAMP}.manifest"].replace(
-        f'"size": {own_size}\n'.encode(), f'"size": {_declared_size(foreign)}\n'.encode(), 1
+        f'"size": {own_size}\n'.encode(),
+        f'"size": {_meta_size(other[f"{STAMP}.manifest"])}\n'.encode(),
+        1,
     )
     return pack_tar(files), ["shard 2 (telegraf.autogen"]
 
 
-def _declared_size(meta: bytes) -> int:
-    """The length of the metastore bytes a meta file embeds (its first field's varint)."""
-    value = 0
-    for position, byte in enumerate(meta[1:11]):
-        value |= (byte & 0x7F) << (7 * position)
-        if not byte & 0x80:
-            break
-    return value
+def _meta_size(manifest: bytes) -> int:
+    size: int = json.loads(manifest)["meta"]["size"]
+    return size
 
 
 @pytest.mark.parametrize(
