@@ -9,14 +9,16 @@
 - The backup is ``local_runner.sample_backup``'s real format (16 shards of one TSM file each,
   8 series fields of integers, raw / run-length / simple8b timestamps, 250 points per block),
   cached in ``$TMPDIR/aiven-backup-bench/``.
-- ``bench/source.py`` serves it from its own process, pinned to the other core: a file server
-  honouring ``Range`` (with ``sendfile``), which boto3 and the AWS CLI read as a path-style S3
-  endpoint (any path is the file). moto is not used: it re-reads the whole object for every
-  ranged GET, so it would measure itself.
+- ``bench/source.py`` serves it over https (a throwaway CA: a Lambda reads S3 over TLS) from
+  its own process, pinned to the other core: a file server honouring ``Range``, which boto3 and
+  the AWS CLI read as a path-style S3 endpoint (any path is the file). moto is not used: it
+  re-reads the whole object for every ranged GET, so it would measure itself.
 - Each contender runs in its own process pinned to core 0 (``taskset``) under GNU ``time``
   (wall, CPU and peak RSS): ``aws s3 cp <object> /dev/null`` (Debian's AWS CLI v2, when
-  installed), a boto3 ``get_object`` read to a null sink in 1 MiB reads, and the deep
-  verification (index the tar, check the metastore, ``verify_shard`` every shard).
+  installed: the issue's peer), a boto3 ``get_object`` read to a null sink, **read + inflate
+  only** (every shard read and inflated as deep verification does, nothing checked: the floor
+  no verifier of gzip shards can go below on one core) and the deep verification (index the
+  tar, check the metastore, ``verify_shard`` every shard).
 - ``--profile`` also runs the deep verification under cProfile on the local file (no S3) and
   prints where the time goes.
 """
@@ -38,6 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.source import SourceServer
+from bench.tls import Certificates, throwaway_certificates
+
 CACHE_DIR = Path(tempfile.gettempdir()) / "aiven-backup-bench"
 RESULTS_DIR = Path(__file__).parent / "results"
 BUCKET = "deep-verify-bench"
@@ -52,6 +57,7 @@ _ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 _ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 0.5
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,11 @@ def _s3(endpoint: str) -> Any:
 
 
 def _run_pinned(
-    contender: str, command: list[str], size: int, detail: str = "", extra_path: str = ""
+    contender: str,
+    command: list[str],
+    size: int,
+    detail: str = "",
+    env: dict[str, str] | None = None,
 ) -> Measured:
     """Run ``command`` on core 0 under GNU time: its wall time, CPU time and peak RSS (``time``
     is a small process, so the peak is the command's own, not this process's at fork)."""
@@ -120,7 +130,7 @@ def _run_pinned(
         completed = subprocess.run(
             ["/usr/bin/time", "-o", measured.name, "-f", "%e %U %S %M",
              "taskset", "-c", "0", *command],
-            env={**os.environ, **_ENV, "PYTHONPATH": f"{extra_path}{_pythonpath()}"},
+            env={**os.environ, **_ENV, **(env or {}), "PYTHONPATH": _pythonpath()},
             capture_output=True,
             cwd=_ROOT,
             check=False,
@@ -183,6 +193,27 @@ def verify_all(reader: Any) -> None:
     )
 
 
+def inflate_only(endpoint: str, size: int) -> None:
+    """The floor under deep verification: every shard file read as deep verification reads it
+    (``S3RangeReader.read_through``, chunks of ``CHUNK_SIZE``) and inflated, nothing checked."""
+    from aiven_backup.verify import inflate  # noqa: PLC0415
+    from aiven_backup.verify.shard import CHUNK_SIZE  # noqa: PLC0415
+    from aiven_backup.verify.tar_index import index_tar  # noqa: PLC0415
+
+    reader = _reader(endpoint, size)
+    inflated = 0
+    for member in index_tar(reader):
+        if not member.name.endswith(".tar.gz"):
+            continue
+        inflater = inflate.ZLIB.decompressobj(wbits=31)
+        for start in range(0, member.size, CHUNK_SIZE):
+            chunk = reader.read_through(member.offset + start, min(CHUNK_SIZE, member.size - start))
+            while chunk:
+                inflated += len(inflater.decompress(chunk, 4 * 1024 * 1024))
+                chunk = inflater.unconsumed_tail
+    print(f"{inflated} bytes inflated, {inflate.name()}")
+
+
 def null_read(endpoint: str) -> None:
     """boto3 ``get_object``, the body read in 1 MiB reads and dropped."""
     body = _s3(endpoint).get_object(Bucket=BUCKET, Key=KEY)["Body"]
@@ -223,12 +254,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--profile", action="store_true", help="also cProfile a local run")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
-    parser.add_argument("--worker", choices=("verify", "null-read"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=("verify", "inflate", "null-read"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--endpoint", help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker == "verify":
         worker(args.endpoint, args.size)
+        return
+    if args.worker == "inflate":
+        inflate_only(args.endpoint, args.size)
         return
     if args.worker == "null-read":
         null_read(args.endpoint)
@@ -236,36 +272,8 @@ def main(argv: list[str] | None = None) -> None:
 
     path = build_backup(args.size_mib)
     size = path.stat().st_size
-    server = subprocess.Popen(
-        ["taskset", "-c", "1", sys.executable, "-m", "bench.source", str(path), "--range", "on"],
-        stdout=subprocess.PIPE,
-        cwd=_ROOT,
-    )
-    try:
-        assert server.stdout is not None
-        ready = server.stdout.readline().decode().split()
-        endpoint = f"http://127.0.0.1:{ready[-1]}"
-        python = [sys.executable, "-m", "bench.deep_verify", "--endpoint", endpoint]
-        results: list[Measured] = []
-        aws = Path("/usr/bin/aws")
-        if aws.exists():
-            results.append(
-                _run_pinned(
-                    "aws s3 cp to /dev/null",
-                    [str(aws), "s3", "cp", f"s3://{BUCKET}/{KEY}", "/dev/null",
-                     "--endpoint-url", endpoint, "--no-progress"],
-                    size,
-                    detail=_first_line([str(aws), "--version"]).split()[0],
-                )
-            )  # fmt: skip
-        results.append(
-            _run_pinned("boto3 get_object to null", [*python, "--worker", "null-read"], size)
-        )
-        verify = [*python, "--worker", "verify", "--size", str(size)]
-        results.append(_run_pinned("deep verify", verify, size))
-    finally:
-        server.terminate()
-        server.wait()
+    with throwaway_certificates() as certificates:
+        results = _measure_all(path, size, certificates)
     report = _report(results, size)
     print(report)
     profile = profile_local(path) if args.profile else ""
@@ -288,6 +296,52 @@ def main(argv: list[str] | None = None) -> None:
     print(f"results: {out}")
 
 
+def _measure_all(path: Path, size: int, certificates: Certificates) -> list[Measured]:
+    """Every contender on core 0 against the https source on core 1 (Lambda reads S3 over TLS)."""
+    source = SourceServer(
+        path,
+        honour_range=True,
+        send_length=True,
+        tls_cert=certificates.server_cert,
+        tls_key=certificates.server_key,
+    )
+    ca = {"AWS_CA_BUNDLE": str(certificates.ca_cert)}
+    with source:
+        subprocess.run(
+            ["taskset", "-p", "-c", "1", str(source.pid)], capture_output=True, check=True
+        )
+        endpoint = source.url.rsplit("/", 1)[0]  # any path is the file: a path-style S3 URL
+        python = [sys.executable, "-m", "bench.deep_verify", "--endpoint", endpoint]
+        results: list[Measured] = []
+        aws = Path("/usr/bin/aws")
+        if aws.exists():
+            results.append(
+                _run_pinned(
+                    "aws s3 cp to /dev/null",
+                    [str(aws), "s3", "cp", f"s3://{BUCKET}/{KEY}", "/dev/null",
+                     "--endpoint-url", endpoint, "--no-progress"],
+                    size,
+                    detail=_first_line([str(aws), "--version"]).split()[0],
+                    env=ca,
+                )
+            )  # fmt: skip
+        results.append(
+            _run_pinned(
+                "boto3 get_object to null", [*python, "--worker", "null-read"], size, env=ca
+            )
+        )
+        sized = ["--size", str(size)]
+        results.append(
+            _run_pinned(
+                "read + inflate only", [*python, "--worker", "inflate", *sized], size, env=ca
+            )
+        )
+        results.append(
+            _run_pinned("deep verify", [*python, "--worker", "verify", *sized], size, env=ca)
+        )
+    return results
+
+
 def _report(results: list[Measured], size: int) -> str:
     lines = [f"object: {size / 2**20:.0f} MiB, every contender on one core (taskset -c 0)"]
     lines.append(f"{'contender':28} {'wall s':>8} {'MiB/s':>8} {'CPU s':>7} {'CPU s/GiB':>10} "
@@ -297,17 +351,14 @@ def _report(results: list[Measured], size: int) -> str:
             f"{r.contender:28} {r.wall_s:8.1f} {r.mib_per_s:8.1f} {r.cpu_s:7.1f} "
             f"{r.cpu_s_per_gib:10.2f} {r.peak_rss_mib:13.0f}  {r.detail}"
         )
-    reads = [r for r in results if not r.contender.startswith("deep verify")]
-    fastest = max(reads, key=lambda r: r.mib_per_s)
-    cheapest = min(reads, key=lambda r: r.cpu_s_per_gib)
-    for verify in (r for r in results if r.contender.startswith("deep verify")):
-        alone = 1024 / verify.cpu_s_per_gib
-        read_alone = 1024 / cheapest.cpu_s_per_gib
+    by_name = {r.contender: r for r in results}
+    peer = by_name.get("aws s3 cp to /dev/null") or by_name["boto3 get_object to null"]
+    for name in ("read + inflate only", "deep verify"):
+        measured = by_name[name]
         lines.append(
-            f"{verify.contender}: {verify.mib_per_s / fastest.mib_per_s:.2f}x the fastest read's "
-            f"speed (target >= 0.5x); CPU-bound on a core of its own {alone:.0f} MiB/s, "
-            f"{alone / read_alone:.2f}x {cheapest.contender}'s {read_alone:.0f} MiB/s; "
-            f"peak RSS {verify.peak_rss_mib:.0f} MiB (target < 300)"
+            f"{name}: {measured.mib_per_s / peer.mib_per_s:.2f}x {peer.contender}'s speed "
+            f"(deep verify's target >= {TARGET_RATIO}x), peak RSS {measured.peak_rss_mib:.0f} MiB "
+            "(target < 300)"
         )
     return "\n".join(lines)
 
