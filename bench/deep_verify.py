@@ -194,23 +194,29 @@ def verify_all(reader: Any) -> None:
 
 
 def inflate_only(endpoint: str, size: int) -> None:
-    """The floor under deep verification: every shard file read as deep verification reads it
-    (``S3RangeReader.read_through``, chunks of ``CHUNK_SIZE``) and inflated, nothing checked."""
+    """The floor under deep verification: every shard file read and inflated by deep
+    verification's own reader (ranged reads with read-ahead, CRC32 and ISIZE checked by the
+    inflater), the tar inside and its TSM files not looked at."""
     from aiven_backup.verify import inflate  # noqa: PLC0415
-    from aiven_backup.verify.shard import CHUNK_SIZE  # noqa: PLC0415
+    from aiven_backup.verify.manifest import parse_manifest  # noqa: PLC0415
+    from aiven_backup.verify.shard import CHUNK_SIZE, InflatedShard  # noqa: PLC0415
     from aiven_backup.verify.tar_index import index_tar  # noqa: PLC0415
 
     reader = _reader(endpoint, size)
+    members = {m.name: m for m in index_tar(reader)}
+    manifest_member = next(m for name, m in members.items() if name.endswith(".manifest"))
+    manifest = parse_manifest(reader.read(manifest_member.offset, manifest_member.size), "bench")
     inflated = 0
-    for member in index_tar(reader):
-        if not member.name.endswith(".tar.gz"):
-            continue
-        inflater = inflate.ZLIB.decompressobj(wbits=31)
-        for start in range(0, member.size, CHUNK_SIZE):
-            chunk = reader.read_through(member.offset + start, min(CHUNK_SIZE, member.size - start))
-            while chunk:
-                inflated += len(inflater.decompress(chunk, 4 * 1024 * 1024))
-                chunk = inflater.unconsumed_tail
+    for entry in manifest.files:
+        shard = InflatedShard(
+            reader, members[entry.file_name], entry, chunk_size=CHUNK_SIZE, read_ahead=True
+        )
+        try:
+            while chunk := shard.next_chunk():
+                inflated += len(chunk)
+            shard.finish()
+        finally:
+            shard.close()
     print(f"{inflated} bytes inflated, {inflate.name()}")
 
 

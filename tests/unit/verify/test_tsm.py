@@ -4,13 +4,17 @@ headers only: the counts equal a full decode of every timestamp, for every times
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import pytest
 
 from aiven_backup.verify.tsm import (
+    ChunkedTsm,
     InMemoryTsm,
     MeasurementTotals,
+    SpooledTsm,
     Tombstones,
+    TsmBytes,
     TsmProblem,
     check_tsm,
     count_timestamps,
@@ -53,9 +57,18 @@ def _tsm(points_per_series: int = 2500, series: tuple[SampleSeries, ...] = SERIE
 
 
 def _check(tsm: bytes) -> MeasurementTotals:
+    return _check_held(InMemoryTsm(tsm))
+
+
+def _check_held(held: TsmBytes) -> MeasurementTotals:
     totals: MeasurementTotals = {}
-    check_tsm(InMemoryTsm(tsm), totals)
+    check_tsm(held, totals)
     return totals
+
+
+def _pieces(data: bytes, size: int) -> list[memoryview]:
+    view = memoryview(data)
+    return [view[start : start + size] for start in range(0, len(data), size)]
 
 
 def test_counts_series_fields_blocks_points_and_time_range_per_measurement() -> None:
@@ -114,6 +127,40 @@ def test_a_flipped_byte_in_a_block_fails_its_crc_naming_the_key_and_block() -> N
 
     with pytest.raises(TsmProblem, match=r"block 1 of key 'cpu,host=b#!~#usage'.*CRC32"):
         _check(corrupt_block(tsm, entry))
+
+
+@pytest.mark.parametrize("piece", [1, 13, 512, 4096, 1 << 20])
+def test_a_file_held_in_decompressed_pieces_checks_and_counts_the_same(piece: int) -> None:
+    tsm = _tsm()
+
+    in_pieces = _check_held(ChunkedTsm(_pieces(tsm, piece)))
+
+    assert in_pieces == _check(tsm)
+
+
+def test_a_corrupted_block_across_two_pieces_fails_its_crc() -> None:
+    tsm = _tsm()
+    entry = [e for e in index_entries(tsm) if e.key == b"cpu,host=b#!~#usage"][1]
+    split = entry.offset + entry.size // 2
+    damaged = corrupt_block(tsm, entry)
+    view = memoryview(damaged)
+
+    with pytest.raises(TsmProblem, match=r"block 1 of key 'cpu,host=b#!~#usage'.*CRC32"):
+        _check_held(ChunkedTsm([view[:split], view[split:]]))
+
+
+@pytest.mark.parametrize("window", [16, 1000, 1 << 20])
+def test_a_spooled_file_checks_and_counts_the_same_through_any_window(
+    window: int, tmp_path: Path
+) -> None:
+    tsm = _tsm()
+    path = tmp_path / "spooled.tsm"
+    path.write_bytes(tsm)
+
+    with path.open("rb") as spool:
+        spooled = _check_held(SpooledTsm(spool, len(tsm), window=window))
+
+    assert spooled == _check(tsm)
 
 
 def test_a_block_whose_type_differs_from_the_index_is_damage_even_with_a_good_crc() -> None:

@@ -29,6 +29,7 @@ MAX_RECORD_BYTES = 1024 * 1024
 _HEADERS_PER_DEADLINE_CHECK = 256
 _ZERO_BLOCK = bytes(BLOCK)
 _PAX_TYPES = frozenset({tarfile.XHDTYPE, tarfile.SOLARIS_XHDTYPE})
+_RECORD_TYPES = _PAX_TYPES | {tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK}
 _DATA_TYPES = frozenset(tarfile.REGULAR_TYPES)
 _TYPE_NAMES = {
     tarfile.DIRTYPE: "directory",
@@ -127,21 +128,18 @@ def walk_tar(
         info = _parse_header(block, offset, reader)
         data_offset = offset + BLOCK
         body_size = info.size
-        if info.type in _PAX_TYPES or info.type == tarfile.XGLTYPE:
+        if is_extended_header(info.type):
             body = _read_record(reader, data_offset, info.size)
-            records = _parse_pax_records(body, offset, reader)
-            (global_records if info.type == tarfile.XGLTYPE else next_records).update(records)
-        elif info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
-            body = _read_record(reader, data_offset, info.size)
-            if info.type == tarfile.GNUTYPE_LONGNAME:
-                next_records["path"] = body.split(b"\0", 1)[0].decode("utf-8", "replace")
+            if not take_record(info.type, body, global_records, next_records):
+                raise NotAnInfluxBackup(
+                    f"{reader.location} is a damaged tar: unreadable pax header at byte "
+                    f"{offset}; run the backup again"
+                )
         else:
             member = _member(info, data_offset, {**global_records, **next_records}, reader)
             members.append(member)
             next_records = {}
-            # Like tar itself: only regular (and unknown) members carry a body to skip.
-            has_body = info.type in _DATA_TYPES or info.type not in tarfile.SUPPORTED_TYPES
-            body_size = member.size if has_body else 0
+            body_size = member.size if has_body(info.type) else 0
         if data_offset + body_size > reader.size:
             raise NotAnInfluxBackup(
                 f"{reader.location} is a truncated tar: the member at byte {offset} needs "
@@ -170,18 +168,32 @@ def _parse_header(block: bytes, offset: int, reader: S3RangeReader) -> tarfile.T
 def _member(
     info: tarfile.TarInfo, data_offset: int, records: dict[str, str], reader: S3RangeReader
 ) -> TarMember:
-    name = records.get("path", info.name)
-    size = info.size
-    if "size" in records:
-        try:
-            size = int(records["size"])
-        except ValueError as error:
-            raise NotAnInfluxBackup(
-                f"{reader.location} is a damaged tar: the pax size of {name!r} is "
-                f"{records['size']!r}; run the backup again"
-            ) from error
+    try:
+        name, size = name_and_size(info, records)
+    except ValueError as error:
+        raise NotAnInfluxBackup(
+            f"{reader.location} is a damaged tar: {error}; run the backup again"
+        ) from error
     kind = "file" if info.type in _DATA_TYPES else _TYPE_NAMES.get(info.type, "other")
     return TarMember(name=normalize_name(name), offset=data_offset, size=size, type=kind)
+
+
+def name_and_size(info: tarfile.TarInfo, records: Mapping[str, str]) -> tuple[str, int]:
+    """A member's name and size: its header's, unless pax or long-name ``records`` override
+    them. Raises ``ValueError`` naming the member when a pax size is not a number."""
+    name = records.get("path", info.name)
+    if "size" not in records:
+        return name, info.size
+    try:
+        return name, int(records["size"])
+    except ValueError:
+        raise ValueError(f"the pax size of {name!r} is {records['size']!r}") from None
+
+
+def is_extended_header(type_flag: bytes) -> bool:
+    """A pax (``x``, ``g``) or GNU long-name (``L``, ``K``) record: it describes the members
+    after it, and is no member itself."""
+    return type_flag in _RECORD_TYPES
 
 
 def _read_record(reader: S3RangeReader, offset: int, size: int) -> bytes:
@@ -193,8 +205,28 @@ def _read_record(reader: S3RangeReader, offset: int, size: int) -> bytes:
     return reader.read(offset, size)
 
 
-def _parse_pax_records(body: bytes, header_offset: int, reader: S3RangeReader) -> dict[str, str]:
-    """pax records are ``"<length> <key>=<value>\\n"``, the length counting the whole record."""
+def take_record(
+    type_flag: bytes,
+    body: bytes | bytearray,
+    global_records: dict[str, str],
+    next_records: dict[str, str],
+) -> bool:
+    """Apply an extended header's ``body`` to the records of the members after it: a pax ``g``
+    to all of them, a pax ``x`` or a GNU long name to the next one (a GNU long link name is not
+    needed). ``False`` when a pax body is not pax records."""
+    if type_flag == tarfile.GNUTYPE_LONGNAME:
+        next_records["path"] = bytes(body).split(b"\0", 1)[0].decode("utf-8", "replace")
+    elif type_flag in _PAX_TYPES or type_flag == tarfile.XGLTYPE:
+        records = _pax_records(body)
+        if records is None:
+            return False
+        (global_records if type_flag == tarfile.XGLTYPE else next_records).update(records)
+    return True
+
+
+def _pax_records(body: bytes | bytearray) -> dict[str, str] | None:
+    """pax records are ``"<length> <key>=<value>\\n"``, the length counting the whole record;
+    ``None`` when ``body`` is not such records."""
     records: dict[str, str] = {}
     position = 0
     while position < len(body) and body[position] != 0:
@@ -205,14 +237,16 @@ def _parse_pax_records(body: bytes, header_offset: int, reader: S3RangeReader) -
             length = 0
         record = body[space + 1 : position + length]
         if space < 0 or length <= 0 or not record.endswith(b"\n") or b"=" not in record:
-            raise NotAnInfluxBackup(
-                f"{reader.location} is a damaged tar: unreadable pax header at byte "
-                f"{header_offset}; run the backup again"
-            )
+            return None
         key, _, value = record[:-1].partition(b"=")
         records[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
         position += length
     return records
+
+
+def has_body(type_flag: bytes) -> bool:
+    """Like tar itself: only regular (and unknown) members carry a body to skip."""
+    return type_flag in _DATA_TYPES or type_flag not in tarfile.SUPPORTED_TYPES
 
 
 def _padded(size: int) -> int:
