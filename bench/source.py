@@ -41,6 +41,7 @@ def strong_etag(path: Path) -> str:
 
 class _FileHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     path_on_disk: ClassVar[Path]
     honour_range: ClassVar[bool]
     send_length: ClassVar[bool]
