@@ -173,3 +173,29 @@ def test_a_failed_fan_out_names_its_error_and_the_projects() -> None:
         "kind": "summary",
     }
     assert "No service was backed up" in notification.body
+
+
+def test_a_stale_run_counts_as_succeeded_and_is_named_stale_with_its_data() -> None:
+    data = "1 database, 2 measurements, 9 points, 2024-03-01 -> 2024-03-04 (newest 40 days before)"
+    stale_run = run_execution(
+        "influx-ok-0123456789abcdef",
+        "SUCCEEDED",
+        output={"status": "SUCCEEDED", "key": KEY, "size": 1024, "stale": True, "data": data},
+    )
+    plan = {**PLAN, "runs": PLAN["runs"][:1], "skipped": []}
+
+    stale = summarise(plan, MAP_RESULTS[:1], PARENT, describe=lambda _: stale_run, bucket=BUCKET)
+    notification = stale.notification()
+
+    assert stale.status == "SUCCEEDED"
+    assert "1 SUCCEEDED (1 STALE: no recent data)" in notification.subject
+    assert f"s3://{BUCKET}/{KEY}  STALE: {data}" in notification.body
+    (result,) = stale.to_output(notification)["results"]
+    assert (result["stale"], result["data"]) == (True, data)
+
+
+def test_a_fresh_run_says_nothing_of_staleness() -> None:
+    notification = summary().notification()
+
+    assert "STALE" not in notification.subject + notification.body
+    assert all("stale" not in r for r in summary().to_output(notification)["results"])

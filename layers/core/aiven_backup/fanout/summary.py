@@ -8,7 +8,9 @@ state stays small whatever the services' errors say. Services the plan skipped (
 error and cause.
 
 The summary's ``status`` is ``SUCCEEDED`` only when every service succeeded, ``FAILED`` when any
-failed, else ``SKIPPED``. Its attributes are ``status``, ``project`` (comma-separated when there
+failed, else ``SKIPPED``. A run that succeeded with ``status=STALE`` (its newest point older
+than ``MaxDataAgeHours``) is counted as succeeded and named STALE, with its data line, in the
+subject and the body. Its attributes are ``status``, ``project`` (comma-separated when there
 are several) and ``kind=summary``, for subscription filters.
 """
 
@@ -61,6 +63,8 @@ class ServiceResult:
     state: str | None = None  # SKIPPED for not running: what Aiven reports
     detail: str | None = None  # SKIPPED: a sentence saying why
     execution: str | None = None  # the run's execution name, when one was started
+    stale: bool = False  # SUCCEEDED, but its newest point is older than MaxDataAgeHours
+    data: str | None = None  # SUCCEEDED: what the backup holds (the run's Data: line)
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {
@@ -70,6 +74,9 @@ class ServiceResult:
             "key": self.key,
             "size": self.size,
         }
+        if self.stale:
+            result["stale"] = True
+            result["data"] = self.data
         if self.status == FAILED:
             result["error"] = self.error
             result["cause"] = self.cause
@@ -87,6 +94,8 @@ class ServiceResult:
         name = f"{self.project}/{self.service}"
         if self.status == SUCCEEDED:
             text = f"{human_size(self.size or 0)}  s3://{bucket}/{self.key}"
+            if self.stale:
+                text += f"  STALE: {self.data or 'its newest point is older than allowed'}"
         elif self.status == FAILED:
             text = f"{self.error}: {_shorten(self.cause or '', 200)}"
         else:
@@ -120,6 +129,9 @@ class FanOutSummary:
         projects = ", ".join(self.projects)
         counts = self.counts
         said = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
+        stale = sum(result.stale for result in self.results)
+        if stale:
+            said += f" ({stale} STALE: no recent data)"
         if not self.results:
             said = "no InfluxDB services to back up"
         lines = [
@@ -273,11 +285,14 @@ def _outcome(
                 detail=_shorten(str(output.get("message") or "another run holds its lock"), 300),
             )
         size = output.get("size")
+        data = output.get("data")
         return replace(
             base,
             status=SUCCEEDED,
             key=output.get("key"),
             size=size if isinstance(size, int) else None,
+            stale=output.get("stale") is True,
+            data=data if isinstance(data, str) else None,
         )
     if execution.status == "RUNNING":
         return replace(
