@@ -39,7 +39,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 TSM_SUFFIX = ".tsm"
 TOMBSTONE_SUFFIX = ".tombstone"
 
-CHUNK_SIZE = 4 * 1024 * 1024
+CHUNK_SIZE = 8 * 1024 * 1024
 """Compressed bytes per ranged read of a shard file (one GET each through ``S3RangeReader``)."""
 SPOOL_THRESHOLD = 32 * 1024 * 1024
 """A TSM file larger than this is spooled to the scratch directory rather than held in memory."""
