@@ -3,12 +3,15 @@ that fans the batches out, bounded by a parameter."""
 
 from __future__ import annotations
 
+from aiven_backup.verify.spool_space import SCRATCH_MARGIN
 from aiven_backup.workflow.settings import VerifySettings
 from tests.support.sam_template import translated
 from tests.support.state_machine import ITERATIONS, STATES
 
 TRANSLATED = translated()
 VERIFY_FUNCTIONS = ("VerifyBackupFunction", "VerifyShardsFunction", "FinishVerificationFunction")
+
+LARGEST_TSM_FILE = 2 * 1024**3  # influxd's maxTSMFileSize (tsdb/engine/tsm1/compact.go)
 
 
 def properties(function: str) -> dict[str, object]:
@@ -53,3 +56,9 @@ def test_max_data_age_hours_reaches_the_step_that_decides_stale() -> None:
 
     assert variables["MAX_DATA_AGE_HOURS"] == {"Ref": "MaxDataAgeHours"}
     assert TRANSLATED["Parameters"]["MaxDataAgeHours"]["Default"] == ""
+
+
+def test_the_default_tmp_of_verify_shards_holds_the_largest_tsm_file_influxd_writes() -> None:
+    default_mb = int(TRANSLATED["Parameters"]["VerifyEphemeralStorage"]["Default"])
+
+    assert default_mb * 1024 * 1024 >= LARGEST_TSM_FILE + SCRATCH_MARGIN

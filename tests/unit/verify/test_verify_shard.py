@@ -6,6 +6,9 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from aiven_backup.errors import (
 )
 from aiven_backup.verify.data_inventory import MeasurementStats
 from aiven_backup.verify.shard import ShardReport, verify_shard
+from aiven_backup.verify.spool_space import SpoolSpace
 from local_runner.sample_backup import SampleSeries, sample_backup_files
 from tests.support.tsm import (
     ShardFile,
@@ -263,6 +267,40 @@ def test_a_large_tsm_file_is_spooled_to_the_scratch_directory_and_reads_the_same
     assert spooled == in_memory
     assert seen == [[]]  # asked once, before spooling
     assert os.listdir(tmp_path) == []  # the spool file is gone
+
+
+def test_shards_verified_at_once_take_turns_for_room_that_holds_one_tsm_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shard = _shard()
+    (tsm,) = shard_members(shard.data).values()
+    room = len(tsm) * 3 // 2  # one TSM file fits, two do not
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(room, 0, room))
+    space = SpoolSpace(str(tmp_path), margin=0)
+    holds: list[tuple[str, int]] = []
+    reserve = space.reserve
+
+    @contextmanager
+    def recorded(size: int, where: str) -> Iterator[None]:
+        with reserve(size, where):
+            holds.append(("holds", size))
+            yield
+            holds.append(("gives back", size))
+
+    monkeypatch.setattr(space, "reserve", recorded)
+    expected = _verify(shard)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = list(
+            pool.map(
+                lambda _: _verify(shard, spool_space=space, spool_threshold=1024, chunk_size=997),
+                range(2),
+            )
+        )
+
+    assert reports == [expected, expected]
+    assert holds == [("holds", len(tsm)), ("gives back", len(tsm))] * 2  # one at a time
+    assert os.listdir(tmp_path) == []
 
 
 def test_no_room_in_the_scratch_directory_is_verify_scratch_full_not_damage(

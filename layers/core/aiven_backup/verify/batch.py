@@ -13,6 +13,7 @@ verified per call, so a resumed batch always gets further.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -23,6 +24,7 @@ from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
 from aiven_backup.verify.manifest import ManifestEntry
 from aiven_backup.verify.s3_ranges import READ_AHEAD, S3RangeReader
 from aiven_backup.verify.shard import ShardReport, verify_shard
+from aiven_backup.verify.spool_space import SpoolSpace
 from aiven_backup.verify.tar_index import TarMember
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ def verify_batch(
     runs = _runs(pending, longest=max(1, -(-len(pending) // max(1, threads))))
     guard = threading.Lock()
     stop = threading.Event()  # another run failed
+    spool_space = SpoolSpace(tempfile.gettempdir())  # the threads' TSM spools share /tmp
     verified = [0]
 
     def time_is_up() -> bool:
@@ -85,7 +88,7 @@ def verify_batch(
         for member, entry in run:
             if time_is_up():
                 return
-            report = verify_shard(reader, member, entry)
+            report = verify_shard(reader, member, entry, spool_space=spool_space)
             with guard:
                 found[member.name] = report
                 verified[0] += 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
-import shutil
 import tempfile
 from collections import deque
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from aiven_backup.errors import ShardCorrupt, TsmCorrupt, VerifyScratchFull
 from aiven_backup.verify import inflate
 from aiven_backup.verify.data_inventory import DataInventory, MeasurementStats
 from aiven_backup.verify.manifest import ManifestEntry
+from aiven_backup.verify.spool_space import SpoolSpace
 from aiven_backup.verify.tar_index import TarMember, describe_bytes
 from aiven_backup.verify.tar_stream import StreamMember, TarStream, TarStreamDamaged
 from aiven_backup.verify.tsm import (
@@ -43,8 +43,6 @@ CHUNK_SIZE = 8 * 1024 * 1024
 """Compressed bytes per ranged read of a shard file (one GET each through ``S3RangeReader``)."""
 SPOOL_THRESHOLD = 32 * 1024 * 1024
 """A TSM file larger than this is spooled to the scratch directory rather than held in memory."""
-SCRATCH_MARGIN = 16 * 1024 * 1024
-"""Free scratch space kept beyond the TSM file being spooled."""
 INFLATE_SLICE = 256 * 1024
 """Compressed bytes per inflate call: its output (about 430 KiB on TSM data) stays in the CPU's
 cache while the next step reads it, where whole 4 MiB chunks cost 10-15 % more CPU."""
@@ -118,6 +116,7 @@ def verify_shard(
     entry: ManifestEntry,
     *,
     scratch_dir: str | None = None,
+    spool_space: SpoolSpace | None = None,
     spool_threshold: int = SPOOL_THRESHOLD,
     chunk_size: int = CHUNK_SIZE,
     read_ahead: bool = True,
@@ -129,8 +128,10 @@ def verify_shard(
     (CRC32 and length of every member, nothing after it) to exactly the manifest's size; the tar
     inside must be whole and hold only ``<db>/<rp>/<id>/`` files; every ``.tsm`` file must pass
     ``influx_inspect verify``'s checks (magic, version, index, every block's CRC32). A TSM file
-    larger than ``spool_threshold`` is spooled to a temporary file in ``scratch_dir`` (default
-    ``tempfile.gettempdir()``) to reach its index; smaller ones stay in memory.
+    larger than ``spool_threshold`` is spooled to a temporary file in ``spool_space`` (threads
+    verifying at once share one, so they wait for each other's room rather than fill the disk
+    together; default: a space of its own in ``scratch_dir``, else ``tempfile.gettempdir()``)
+    to reach its index; smaller ones stay in memory.
 
     Raises ``ShardCorrupt`` when the gzip or the tar is damaged, ``TsmCorrupt`` when a TSM file
     fails a check (the message names the shard file, the TSM file and the block), and
@@ -150,7 +151,7 @@ def verify_shard(
             member,
             entry,
             where=where,
-            scratch_dir=scratch_dir,
+            space=spool_space or SpoolSpace(scratch_dir or tempfile.gettempdir()),
             spool_threshold=spool_threshold,
         )
     finally:
@@ -163,10 +164,9 @@ def _verify_stream(
     entry: ManifestEntry,
     *,
     where: str,
-    scratch_dir: str | None,
+    space: SpoolSpace,
     spool_threshold: int,
 ) -> ShardReport:
-    scratch = scratch_dir if scratch_dir is not None else tempfile.gettempdir()
     totals: MeasurementTotals = {}
     prefix = f"{entry.database}/{entry.policy}/{entry.shard_id}"
     tsm_files = tombstones = applied = 0
@@ -193,7 +193,7 @@ def _verify_stream(
                     info,
                     f"{where}: TSM file {name}",
                     totals,
-                    scratch,
+                    space,
                     deleted=deleted,
                     spool_threshold=spool_threshold,
                 )
@@ -225,7 +225,7 @@ def _check_tsm_member(
     info: StreamMember,
     where: str,
     totals: MeasurementTotals,
-    scratch: str,
+    space: SpoolSpace,
     *,
     deleted: Tombstones | None,
     spool_threshold: int,
@@ -234,11 +234,13 @@ def _check_tsm_member(
         # Held as the views of the decompressed chunks it arrived in: nothing is copied.
         _check_tsm_bytes(ChunkedTsm(list(archive.body())), where, totals, deleted)
         return
-    _require_scratch(scratch, info.size, where)
     try:
-        with tempfile.TemporaryFile(
-            dir=scratch, prefix="verify-", suffix=TSM_SUFFIX, buffering=0
-        ) as spool:
+        with (
+            space.reserve(info.size, where),
+            tempfile.TemporaryFile(
+                dir=space.directory, prefix="verify-", suffix=TSM_SUFFIX, buffering=0
+            ) as spool,
+        ):
             for piece in archive.body():
                 written = 0
                 while written < len(piece):  # a write to a file may be short
@@ -247,21 +249,11 @@ def _check_tsm_member(
     except OSError as error:
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
             raise VerifyScratchFull(
-                f"{where} ({info.size} bytes) does not fit in the scratch directory {scratch} "
-                f"({error.strerror}); give the verifier more temporary storage (Lambda "
-                "EphemeralStorage) and verify again"
+                f"{where} ({info.size} bytes) does not fit in the scratch directory "
+                f"{space.directory} ({error.strerror}): something else filled it; give the "
+                "verifier more temporary storage (Lambda EphemeralStorage) and verify again"
             ) from error
         raise
-
-
-def _require_scratch(scratch: str, size: int, where: str) -> None:
-    free = shutil.disk_usage(scratch).free
-    if free < size + SCRATCH_MARGIN:
-        raise VerifyScratchFull(
-            f"{where} is {size} bytes and must be spooled to reach its index, but the scratch "
-            f"directory {scratch} has {free} bytes free; give the verifier more temporary "
-            "storage (Lambda EphemeralStorage) and verify again"
-        )
 
 
 def _read_tombstones(archive: TarStream, info: StreamMember, limit: int) -> Tombstones | None:
