@@ -78,6 +78,8 @@ def test_a_batch_that_finds_a_damaged_shard_records_it_and_ends_without_raising(
     assert damage is not None
     assert (damage.name, damage.batch) == ("ShardCorrupt", 0)
     assert DAMAGED in damage.message
+    tags = s3.get_object_tagging(Bucket=BUCKET, Key=f"{KEY}.verification/damage.json")["TagSet"]
+    assert tags == [{"Key": "retention-class", "Value": "failed"}]  # S3 expires it if left
 
 
 def test_a_batch_started_after_a_sibling_recorded_damage_verifies_nothing(
