@@ -143,8 +143,8 @@ class Scratch:
         )
 
     def read_damage(self) -> DamageFound | None:
-        """The damage a batch recorded, if any. (A plan written before the record existed has
-        none: with s3:ListBucket, or in moto, that reads as no damage.)"""
+        """The damage a batch recorded, if any. (The plan writes the record, so it is there;
+        a plan written by a version without it reads as no damage where S3 answers 404.)"""
         data = self._get(scratch_prefix(self.key) + DAMAGE_NAME, missing_ok=True)
         if not data or data.get("damage") is None:
             return None

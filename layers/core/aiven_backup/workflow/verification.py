@@ -196,6 +196,7 @@ def verify_shard_batch(item: BatchItem, services: Services, deadline: float) -> 
     # No report before the first invocation. (Never read a key that may not exist: without
     # s3:ListBucket, S3 answers 403, not 404.) A retried first invocation starts afresh.
     reports, complete = scratch.read_reports(item.batch) if item.invocations else ([], False)
+    stopped: str | None = None
     if not complete:
         try:
             progress = verify_batch(
@@ -209,34 +210,23 @@ def verify_shard_batch(item: BatchItem, services: Services, deadline: float) -> 
                 threads=services.settings.verify.threads,
             )
         except BackupContentCorrupt as error:
+            # Not raised: a failed iteration would fail the Map while siblings still write.
             found = record_damage(error, item.batch)
             scratch.write_damage(found)
             logger.warning("batch %d: %s: %s", item.batch, found.name, found.message)
-            return replace(
-                item,
-                done=True,
-                invocations=item.invocations + 1,
-                verified=len(reports),
-                shards=len(shards),
-                stopped=found.describe(),
-            )
-        reports, complete = progress.reports, progress.complete
-        scratch.write_reports(item.batch, reports, complete=complete)
-        if not complete and watch.found is not None:
-            return replace(
-                item,
-                done=True,
-                invocations=item.invocations + 1,
-                verified=len(reports),
-                shards=len(shards),
-                stopped=watch.found.describe(),
-            )
+            stopped = found.describe()
+        else:
+            reports, complete = progress.reports, progress.complete
+            scratch.write_reports(item.batch, reports, complete=complete)
+            if not complete and watch.found is not None:
+                stopped = watch.found.describe()
     return replace(
         item,
-        done=complete,
+        done=complete or stopped is not None,
         invocations=item.invocations + 1,
         verified=len(reports),
         shards=len(shards),
+        stopped=stopped,
     )
 
 
