@@ -27,4 +27,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(key=item.key, batch=item.batch)
     item = verification.verify_shard_batch(item, services, deadline)
     logger.info("batch %d: %d of %d shards verified", item.batch, item.verified, item.shards)
+    if item.stopped:
+        logger.info("batch %d stopped early: %s", item.batch, item.stopped)
     return item.to_dict()

@@ -16,6 +16,7 @@ import pytest
 from aiven_backup.metrics import DIMENSIONS, Metric
 from aiven_backup.storage.retention import RETENTION_CLASS_TAG, RetentionClass
 from aiven_backup.storage.tags import VERIFIED_TAG
+from aiven_backup.verify.scratch import SCRATCH_TAGGING
 from tests.support.metric_references import (
     MetricReference,
     alarm_metrics,
@@ -215,6 +216,29 @@ def test_every_class_the_code_writes_has_a_rule_and_yearly_is_forever_by_default
         "daily": 7,
         "failed": 7,
     }
+
+
+@pytest.mark.parametrize("parameters", [{}, {"RetentionDays": "90"}], ids=["by-class", "days"])
+def test_working_files_a_failed_run_leaves_behind_expire_wherever_they_are(
+    parameters: dict[str, str],
+) -> None:
+    """A Map that fails on an S3 or Lambda error may have a sibling's report written after the
+    failure path's clean-up (workflow.verification): its tag alone must make S3 expire it."""
+    key, _, value = SCRATCH_TAGGING.partition("=")
+    template = deployed(parameters)
+
+    expiring = [
+        rule
+        for rule in _rules(template).values()
+        if {tag["Key"]: tag["Value"] for tag in rule.get("TagFilters", [])} == {key: value}
+    ]
+
+    assert (key, value) == (RETENTION_CLASS_TAG, RetentionClass.FAILED.value)
+    assert len(expiring) == 1
+    (rule,) = expiring
+    assert rule["Status"] == "Enabled"
+    assert "Prefix" not in rule  # anywhere: mode verify checks objects outside S3Prefix too
+    assert 0 < int(rule["ExpirationInDays"]) <= 400
 
 
 def test_retention_days_when_set_keeps_every_backup_that_long_as_before() -> None:

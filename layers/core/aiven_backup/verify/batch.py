@@ -6,8 +6,9 @@ reads (one request for dozens of shards); a shard larger than the window is a ru
 read as ``verify_shard`` asks. Memory stays near ``threads`` x ``CACHED_WINDOWS`` x the larger
 of the window and ``verify_shard``'s own reads, whatever the batch's size.
 
-The batch stops taking new shards once ``should_stop()`` says the invocation's time is up; the
-shards done so far are returned and the caller resumes with the rest. At least one shard is
+The batch stops taking new shards once ``should_stop()`` says so (the invocation's time is up, a
+sibling batch found damage); the shards done so far are returned and the caller resumes with the
+rest, or ends. At least one shard is
 verified per call, so a resumed batch always gets further.
 """
 
@@ -72,7 +73,11 @@ def verify_batch(
 
     def time_is_up() -> bool:
         with guard:
-            return stop.is_set() or (verified[0] > 0 and should_stop())
+            if stop.is_set():
+                return True
+            started = verified[0] > 0
+        # Outside the lock: should_stop may read S3 (a sibling's damage record, verify.damage).
+        return started and should_stop()
 
     def verify_run(run: list[Shard]) -> None:
         span = run[-1][0].offset + run[-1][0].size - run[0][0].offset

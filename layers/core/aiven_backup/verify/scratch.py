@@ -7,7 +7,9 @@ The state machine's payload stays small (Step Functions allows 256 KiB), so what
   out of time);
 - ``plan.json``: the checked inventory (manifest, files, sizes) and the number of batches;
 - ``batch-00000.json``: the shards one Map iteration verifies (member and manifest entry);
-- ``report-00000.json``: that batch's ``ShardReport``s so far (rewritten as it resumes).
+- ``report-00000.json``: that batch's ``ShardReport``s so far (rewritten as it resumes);
+- ``damage.json``: the content error a batch found, or none (``verify.damage``): written empty
+  with the plan, so that every batch can read it, and stop once a sibling found damage.
 
 FinishVerification deletes them once the inventory is written; the failure path deletes them
 too (``scratch_keys``). Each is written tagged ``retention-class=failed``, so whatever is left
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aiven_backup.retry import TRANSFER_RETRY, RetriesOneOperation
 from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.storage.retention import RETENTION_CLASS_TAG, RetentionClass
+from aiven_backup.verify.damage import DAMAGE_NAME, DamageFound
 from aiven_backup.verify.inventory import Inventory, InventoryFile
 from aiven_backup.verify.manifest import ManifestEntry
 from aiven_backup.verify.shard import ShardReport
@@ -56,7 +59,7 @@ def report_key(key: str, batch: int) -> str:
 def scratch_keys(key: str, batches: int) -> list[str]:
     """Every working file a verification of ``key`` with ``batches`` batches may have written."""
     prefix = scratch_prefix(key)
-    keys = [prefix + INDEX_NAME, prefix + PLAN_NAME]
+    keys = [prefix + INDEX_NAME, prefix + PLAN_NAME, prefix + DAMAGE_NAME]
     for batch in range(batches):
         keys += [batch_key(key, batch), report_key(key, batch)]
     return keys
@@ -129,6 +132,23 @@ class Scratch:
         if data is None:
             return [], False
         return [ShardReport.from_dict(r) for r in data["reports"]], bool(data["complete"])
+
+    # --- damage a batch found, for its siblings and the step after the Map ------------------------
+
+    def write_damage(self, found: DamageFound | None) -> None:
+        """Record ``found`` (None: no damage yet, as the plan writes it)."""
+        self._put(
+            scratch_prefix(self.key) + DAMAGE_NAME,
+            {"damage": None if found is None else found.to_dict()},
+        )
+
+    def read_damage(self) -> DamageFound | None:
+        """The damage a batch recorded, if any. (The plan writes the record, so it is there;
+        a plan written by a version without it reads as no damage where S3 answers 404.)"""
+        data = self._get(scratch_prefix(self.key) + DAMAGE_NAME, missing_ok=True)
+        if not data or data.get("damage") is None:
+            return None
+        return DamageFound.from_dict(data["damage"])
 
     # --- clean-up ------------------------------------------------------------------------------
 

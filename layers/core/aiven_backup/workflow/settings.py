@@ -43,6 +43,9 @@ class VerifySettings:
     threads: int = 8
     # Seconds of each verification invocation kept free to write its progress and return.
     time_margin_seconds: float = 10.0
+    # Seconds between two reads of the damage record by a batch verifying its shards: how soon
+    # a batch stops after a sibling found a damaged shard (``verify.damage``).
+    damage_check_seconds: float = 5.0
     # A backup whose newest point is older than this (hours before the backup) is STALE;
     # None: never (the MaxDataAgeHours parameter left empty).
     max_data_age_hours: float | None = None
@@ -55,6 +58,9 @@ class VerifySettings:
             max_concurrency=max(1, read.integer("VERIFY_MAX_CONCURRENCY", cls.max_concurrency)),
             threads=max(1, read.integer("VERIFY_THREADS", cls.threads)),
             time_margin_seconds=read.number("VERIFY_TIME_MARGIN_SECONDS", cls.time_margin_seconds),
+            damage_check_seconds=max(
+                0.0, read.number("VERIFY_DAMAGE_CHECK_SECONDS", cls.damage_check_seconds)
+            ),
             max_data_age_hours=(
                 read.number("MAX_DATA_AGE_HOURS", 0.0) if read.has("MAX_DATA_AGE_HOURS") else None
             ),

@@ -13,8 +13,13 @@ Three steps, one Lambda each (the state machine's ``VerifyBackup``, ``VerifyEach
 3. ``finish_verification``: merge the reports into the backup's ``DataInventory``, write
    ``<key>.inventory.json``, tag the object, decide STALE, delete the working files.
 
-A shard that fails (``BackupContentCorrupt``) fails its iteration and so the Map, under its own
-error name; ``workflow.failure`` keeps the object (it is what the host served) and tags it.
+A damaged shard (``BackupContentCorrupt``) does not fail its iteration: a failed iteration fails
+the Map while sibling invocations still run, and their late writes would outlive the failure
+path's clean-up. Its batch records the damage, the siblings stop early, and
+``finish_verification`` raises the error under its own name once the Map is over
+(``verify.damage``); ``workflow.failure`` keeps the object (it is what the host served) and tags
+it. Any other error of an iteration still fails the Map (a sibling's late working file is tagged
+``retention-class=failed``, so S3 expires it).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiven_backup.errors import (
+    BackupContentCorrupt,
     InvalidExecutionInput,
     UploadFailed,
     UploadLost,
@@ -33,6 +39,7 @@ from aiven_backup.errors import (
 )
 from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.batch import Shard, verify_batch
+from aiven_backup.verify.damage import DamageWatch, record_damage
 from aiven_backup.verify.data_inventory import DataInventory
 from aiven_backup.verify.inventory import Inventory
 from aiven_backup.verify.publish import inventory_key, read_inventory, write_inventory
@@ -82,6 +89,7 @@ def plan_verification(state: RunState, services: Services, deadline: float) -> R
     batches = plan_batches(checked.shards, services.settings.verify)
     for number, batch in enumerate(batches):
         scratch.write_batch(number, batch)
+    scratch.write_damage(None)  # every batch reads it: no damage found yet
     scratch.write_plan(checked.inventory, len(batches))
     logger.info(
         "planned the verification of %d shards in %d batches (%d members, %d requests)",
@@ -134,6 +142,9 @@ class BatchItem:
     invocations: int = 0
     verified: int = 0
     shards: int = 0
+    # Why the batch ended before every shard was verified: "batch 3 found ShardCorrupt" (this
+    # batch or a sibling; the error is in the damage record, FinishVerification raises it).
+    stopped: str | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> BatchItem:
@@ -147,6 +158,7 @@ class BatchItem:
                 invocations=int(raw.get("invocations", 0)),
                 verified=int(raw.get("verified", 0)),
                 shards=int(raw.get("shards", 0)),
+                stopped=None if raw.get("stopped") is None else str(raw["stopped"]),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise InvalidExecutionInput(
@@ -165,46 +177,72 @@ class BatchItem:
             "invocations": self.invocations,
             "verified": self.verified,
             "shards": self.shards,
+            "stopped": self.stopped,
         }
 
 
 def verify_shard_batch(item: BatchItem, services: Services, deadline: float) -> BatchItem:
-    """Verify the batch's shards not verified yet, until done or ``deadline``."""
+    """Verify the batch's shards not verified yet, until done or ``deadline``, or until this
+    batch or a sibling finds damage (``verify.damage``): that ends the iteration normally
+    (``done``, ``stopped`` says why), the damage recorded for ``finish_verification``."""
     scratch = Scratch(services.s3, item.bucket, item.key)
+    watch = DamageWatch(scratch.read_damage, interval=services.settings.verify.damage_check_seconds)
+    if watch.damage_found():
+        assert watch.found is not None
+        return replace(
+            item, done=True, invocations=item.invocations + 1, stopped=watch.found.describe()
+        )
     shards = scratch.read_batch(item.batch)
     # No report before the first invocation. (Never read a key that may not exist: without
     # s3:ListBucket, S3 answers 403, not 404.) A retried first invocation starts afresh.
     reports, complete = scratch.read_reports(item.batch) if item.invocations else ([], False)
+    stopped: str | None = None
     if not complete:
-        progress = verify_batch(
-            services.s3,
-            item.bucket,
-            item.key,
-            item.size,
-            shards,
-            done={report.name: report for report in reports},
-            should_stop=lambda: seconds_until(deadline) <= 0,
-            threads=services.settings.verify.threads,
-        )
-        reports, complete = progress.reports, progress.complete
-        scratch.write_reports(item.batch, reports, complete=complete)
+        try:
+            progress = verify_batch(
+                services.s3,
+                item.bucket,
+                item.key,
+                item.size,
+                shards,
+                done={report.name: report for report in reports},
+                should_stop=lambda: seconds_until(deadline) <= 0 or watch.damage_found(),
+                threads=services.settings.verify.threads,
+            )
+        except BackupContentCorrupt as error:
+            # Not raised: a failed iteration would fail the Map while siblings still write.
+            found = record_damage(error, item.batch)
+            scratch.write_damage(found)
+            logger.warning("batch %d: %s: %s", item.batch, found.name, found.message)
+            stopped = found.describe()
+        else:
+            reports, complete = progress.reports, progress.complete
+            scratch.write_reports(item.batch, reports, complete=complete)
+            if not complete and watch.found is not None:
+                stopped = watch.found.describe()
     return replace(
         item,
-        done=complete,
+        done=complete or stopped is not None,
         invocations=item.invocations + 1,
         verified=len(reports),
         shards=len(shards),
+        stopped=stopped,
     )
 
 
 def finish_verification(state: RunState, services: Services) -> RunState:
-    """Merge the batches' reports, write the inventory, tag the object, clean up."""
+    """Raise the damage a batch recorded; otherwise merge the batches' reports, write the
+    inventory, tag the object, clean up."""
     scratch = Scratch(services.s3, state.bucket, state.key)
     try:
         inventory, batches = scratch.read_plan()
     except UploadLost:
         # A retry after an attempt that wrote the inventory and deleted the working files.
         return _already_finished(state, services)
+    damage = scratch.read_damage()
+    if damage is not None:
+        # The Map is over, so no batch writes any more: the failure path may clean up.
+        raise damage.error()
     data = DataInventory()
     for batch in range(batches):
         reports, complete = scratch.read_reports(batch)
