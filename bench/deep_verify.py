@@ -71,7 +71,7 @@ class Measured:
     detail: str = ""
 
 
-def build_backup(size_mib: int) -> Path:
+def build_backup(size_mib: int, points_per_block: int = POINTS_PER_BLOCK) -> Path:
     """A real-format portable backup tar of about ``size_mib`` MiB, cached."""
     from local_runner.sample_backup import (  # noqa: PLC0415 - the workers need not import it
         SampleSeries,
@@ -79,7 +79,8 @@ def build_backup(size_mib: int) -> Path:
         sample_backup_files,
     )
 
-    path = CACHE_DIR / f"deep-verify-v2-{size_mib}.tar"
+    blocks = "" if points_per_block == POINTS_PER_BLOCK else f"-{points_per_block}pt"
+    path = CACHE_DIR / f"deep-verify-v2-{size_mib}{blocks}.tar"
     if path.exists():
         return path
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
@@ -97,7 +98,7 @@ def build_backup(size_mib: int) -> Path:
         shards_per_policy=SHARDS,
         series=series,
         points_per_series=per_series,
-        points_per_block=POINTS_PER_BLOCK,
+        points_per_block=points_per_block,
     )
     partial = path.with_suffix(".partial")
     partial.write_bytes(pack_tar(files))
@@ -258,6 +259,12 @@ def profile_local(path: Path) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument(
+        "--points-per-block",
+        type=int,
+        default=POINTS_PER_BLOCK,
+        help="points per TSM block (influxd writes up to 1000 once compacted)",
+    )
     parser.add_argument("--profile", action="store_true", help="also cProfile a local run")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR)
     parser.add_argument(
@@ -276,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         null_read(args.endpoint)
         return
 
-    path = build_backup(args.size_mib)
+    path = build_backup(args.size_mib, args.points_per_block)
     size = path.stat().st_size
     with throwaway_certificates() as certificates:
         results = _measure_all(path, size, certificates)
