@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from aiven_backup.errors import ShardCorrupt
+from aiven_backup.errors import ShardCorrupt, UploadFailed
 from aiven_backup.verify import batch as batch_module
 from aiven_backup.verify.damage import DamageFound
 from aiven_backup.verify.scratch import Scratch, scratch_keys
@@ -138,3 +138,20 @@ def test_finishing_raises_the_recorded_damage_under_its_own_name_and_keeps_the_f
     # Left for the failure path, which deletes every one of them (scratch_keys).
     assert keys - {KEY} <= set(scratch_keys(KEY, 2))
     assert f"{KEY}.verification/damage.json" in keys
+
+
+def test_a_damage_record_s3_refuses_to_give_is_no_reason_to_stop_verifying(
+    s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run planned before the record existed: VerifyShards' role has no s3:ListBucket, so S3
+    # answers 403 for the missing key, which the retry layer names UploadFailed.
+    state, services = planned(s3, {}, damaged=False)
+
+    def refused(self: Scratch) -> DamageFound | None:
+        raise UploadFailed("S3 refused to read the verification's working file (AccessDenied)")
+
+    monkeypatch.setattr(Scratch, "read_damage", refused)
+
+    result = verification.verify_shard_batch(item(state, 1), services, FAR_AWAY)
+
+    assert (result.done, result.verified, result.stopped) == (True, 6, None)

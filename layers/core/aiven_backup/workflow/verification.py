@@ -25,7 +25,7 @@ it. Any other error of an iteration still fails the Map (a sibling's late workin
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +39,7 @@ from aiven_backup.errors import (
 )
 from aiven_backup.s3.retry import call_with_retries
 from aiven_backup.verify.batch import Shard, verify_batch
-from aiven_backup.verify.damage import DamageWatch, record_damage
+from aiven_backup.verify.damage import DamageFound, DamageWatch, record_damage
 from aiven_backup.verify.data_inventory import DataInventory
 from aiven_backup.verify.inventory import Inventory
 from aiven_backup.verify.publish import inventory_key, read_inventory, write_inventory
@@ -186,7 +186,9 @@ def verify_shard_batch(item: BatchItem, services: Services, deadline: float) -> 
     batch or a sibling finds damage (``verify.damage``): that ends the iteration normally
     (``done``, ``stopped`` says why), the damage recorded for ``finish_verification``."""
     scratch = Scratch(services.s3, item.bucket, item.key)
-    watch = DamageWatch(scratch.read_damage, interval=services.settings.verify.damage_check_seconds)
+    watch = DamageWatch(
+        _sibling_damage(scratch), interval=services.settings.verify.damage_check_seconds
+    )
     if watch.damage_found():
         assert watch.found is not None
         return replace(
@@ -228,6 +230,22 @@ def verify_shard_batch(item: BatchItem, services: Services, deadline: float) -> 
         shards=len(shards),
         stopped=stopped,
     )
+
+
+def _sibling_damage(scratch: Scratch) -> Callable[[], DamageFound | None]:
+    """What a batch's watch reads: the damage record, or none when S3 will not give it. Stopping
+    early saves work and decides nothing (``finish_verification`` reads the record again and
+    fails loudly if it cannot), and a run planned by a version before the record existed has
+    none, which S3 answers with 403 to VerifyShards' role (no ``s3:ListBucket``)."""
+
+    def read() -> DamageFound | None:
+        try:
+            return scratch.read_damage()
+        except (UploadFailed, UploadLost) as error:
+            logger.warning("verifying on without the damage record: %s", error)
+            return None
+
+    return read
 
 
 def finish_verification(state: RunState, services: Services) -> RunState:
