@@ -10,14 +10,8 @@ import pytest
 
 from aiven_backup import errors
 from aiven_backup.verify.damage import DamageFound, DamageWatch, record_damage
+from tests.support.content_errors import CONTENT_CORRUPT
 
-CONTENT_CORRUPT = [
-    errors.BackupContentCorrupt,
-    errors.ShardCorrupt,
-    errors.TsmCorrupt,
-    errors.MetastoreCorrupt,
-    errors.MetaManifestMismatch,
-]
 DAMAGE = DamageFound("ShardCorrupt", "20261123T030000Z.s7.tar.gz: not gzip", batch=3)
 
 

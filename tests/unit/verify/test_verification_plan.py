@@ -10,14 +10,7 @@ from aiven_backup.verify.tar_index import TarMember
 from aiven_backup.workflow.failure import CopiedObjectVerdict, copied_object_verdict
 from aiven_backup.workflow.settings import VerifySettings
 from aiven_backup.workflow.verification import plan_batches
-
-CONTENT_CORRUPT = [
-    errors.BackupContentCorrupt,
-    errors.ShardCorrupt,
-    errors.TsmCorrupt,
-    errors.MetastoreCorrupt,
-    errors.MetaManifestMismatch,
-]
+from tests.support.content_errors import CONTENT_CORRUPT
 
 
 @pytest.mark.parametrize("error", CONTENT_CORRUPT, ids=lambda e: e.__name__)
