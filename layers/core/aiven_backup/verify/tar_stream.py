@@ -100,14 +100,11 @@ class TarStream:
     def body(self) -> Iterator[memoryview]:
         """The current member's body as views of the decompressed chunks (each valid as long
         as it is held); raises ``TarStreamDamaged`` when the stream ends inside it."""
-        while self._unread:
-            if not self._chunk:
-                self._next_chunk()
-            piece = self._chunk[: self._unread]
-            self._chunk = self._chunk[len(piece) :]
+        for piece in self._pieces(self._unread):
             self._unread -= len(piece)
-            self._offset += len(piece)
             yield piece
+        if self._unread:
+            raise self._ended_inside()
 
     def _where(self) -> str:
         after = f" (after {self._current!r})" if self._current else ""
@@ -124,30 +121,25 @@ class TarStream:
 
     def _take(self, size: int) -> bytes:
         """The next ``size`` bytes, fewer only when the stream ends."""
-        parts: list[memoryview] = []
-        wanted = size
-        while wanted:
+        return b"".join(self._pieces(size))
+
+    def _skip(self, size: int) -> None:
+        if sum(len(piece) for piece in self._pieces(size)) < size:
+            raise self._ended_inside()
+
+    def _pieces(self, size: int) -> Iterator[memoryview]:
+        """The next ``size`` bytes as views of the chunks, consumed as they are yielded; fewer
+        only when the stream ends."""
+        while size:
             if not self._chunk:
                 self._chunk = self._chunks.next_chunk()
                 if not self._chunk:
-                    break
-            piece = self._chunk[:wanted]
+                    return
+            piece = self._chunk[:size]
             self._chunk = self._chunk[len(piece) :]
-            wanted -= len(piece)
             self._offset += len(piece)
-            parts.append(piece)
-        return b"".join(parts)
+            size -= len(piece)
+            yield piece
 
-    def _skip(self, size: int) -> None:
-        while size:
-            if not self._chunk:
-                self._next_chunk()
-            skipped = min(size, len(self._chunk))
-            self._chunk = self._chunk[skipped:]
-            size -= skipped
-            self._offset += skipped
-
-    def _next_chunk(self) -> None:
-        self._chunk = self._chunks.next_chunk()
-        if not self._chunk:
-            raise TarStreamDamaged(f"it ends at byte {self._offset}, inside {self._current!r}")
+    def _ended_inside(self) -> TarStreamDamaged:
+        return TarStreamDamaged(f"it ends at byte {self._offset}, inside {self._current!r}")
