@@ -262,7 +262,9 @@ def test_a_large_tsm_file_is_spooled_to_the_scratch_directory_and_reads_the_same
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(shutil, "disk_usage", disk_usage)
-        spooled = _verify(shard, scratch_dir=str(tmp_path), spool_threshold=1024, chunk_size=997)
+        spooled = _verify(
+            shard, spool_space=SpoolSpace(str(tmp_path)), spool_threshold=1024, chunk_size=997
+        )
 
     assert spooled == in_memory
     assert seen == [[]]  # asked once, before spooling
@@ -310,7 +312,7 @@ def test_no_room_in_the_scratch_directory_is_verify_scratch_full_not_damage(
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10, 9, 1))
 
     with pytest.raises(VerifyScratchFull, match=f"TSM file {TSM_NAME}.*1 bytes free") as caught:
-        _verify(shard, scratch_dir=str(tmp_path), spool_threshold=1024)
+        _verify(shard, spool_space=SpoolSpace(str(tmp_path)), spool_threshold=1024)
 
     assert not isinstance(caught.value, BackupContentCorrupt)
 

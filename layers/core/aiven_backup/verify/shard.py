@@ -115,7 +115,6 @@ def verify_shard(
     member: TarMember,
     entry: ManifestEntry,
     *,
-    scratch_dir: str | None = None,
     spool_space: SpoolSpace | None = None,
     spool_threshold: int = SPOOL_THRESHOLD,
     chunk_size: int = CHUNK_SIZE,
@@ -130,8 +129,8 @@ def verify_shard(
     ``influx_inspect verify``'s checks (magic, version, index, every block's CRC32). A TSM file
     larger than ``spool_threshold`` is spooled to a temporary file in ``spool_space`` (threads
     verifying at once share one, so they wait for each other's room rather than fill the disk
-    together; default: a space of its own in ``scratch_dir``, else ``tempfile.gettempdir()``)
-    to reach its index; smaller ones stay in memory.
+    together; default: a space of its own in ``tempfile.gettempdir()``) to reach its index;
+    smaller ones stay in memory.
 
     Raises ``ShardCorrupt`` when the gzip or the tar is damaged, ``TsmCorrupt`` when a TSM file
     fails a check (the message names the shard file, the TSM file and the block), and
@@ -151,7 +150,7 @@ def verify_shard(
             member,
             entry,
             where=where,
-            space=spool_space or SpoolSpace(scratch_dir or tempfile.gettempdir()),
+            space=spool_space or SpoolSpace(tempfile.gettempdir()),
             spool_threshold=spool_threshold,
         )
     finally:
