@@ -170,17 +170,24 @@ def _reader(endpoint: str, size: int) -> Any:
     return S3RangeReader(_s3(endpoint), BUCKET, KEY, size)
 
 
-def verify_all(reader: Any) -> None:
-    from aiven_backup.verify import inflate  # noqa: PLC0415
-    from aiven_backup.verify.data_inventory import DataInventory  # noqa: PLC0415
+def _indexed(reader: Any) -> tuple[dict[str, Any], Any]:
+    """The backup's members by name, and its manifest, read as the verification reads them."""
     from aiven_backup.verify.manifest import parse_manifest  # noqa: PLC0415
-    from aiven_backup.verify.metastore import check_metastore  # noqa: PLC0415
-    from aiven_backup.verify.shard import verify_shard  # noqa: PLC0415
     from aiven_backup.verify.tar_index import index_tar  # noqa: PLC0415
 
     members = {m.name: m for m in index_tar(reader)}
     manifest_member = next(m for name, m in members.items() if name.endswith(".manifest"))
     manifest = parse_manifest(reader.read(manifest_member.offset, manifest_member.size), "bench")
+    return members, manifest
+
+
+def verify_all(reader: Any) -> None:
+    from aiven_backup.verify import inflate  # noqa: PLC0415
+    from aiven_backup.verify.data_inventory import DataInventory  # noqa: PLC0415
+    from aiven_backup.verify.metastore import check_metastore  # noqa: PLC0415
+    from aiven_backup.verify.shard import verify_shard  # noqa: PLC0415
+
+    members, manifest = _indexed(reader)
     meta = members[manifest.meta_file_name]
     check_metastore(
         reader.read(meta.offset, meta.size), manifest.files, limited=False, location="bench"
@@ -199,14 +206,10 @@ def inflate_only(endpoint: str, size: int) -> None:
     verification's own reader (ranged reads with read-ahead, CRC32 and ISIZE checked by the
     inflater), the tar inside and its TSM files not looked at."""
     from aiven_backup.verify import inflate  # noqa: PLC0415
-    from aiven_backup.verify.manifest import parse_manifest  # noqa: PLC0415
     from aiven_backup.verify.shard import CHUNK_SIZE, InflatedShard  # noqa: PLC0415
-    from aiven_backup.verify.tar_index import index_tar  # noqa: PLC0415
 
     reader = _reader(endpoint, size)
-    members = {m.name: m for m in index_tar(reader)}
-    manifest_member = next(m for name, m in members.items() if name.endswith(".manifest"))
-    manifest = parse_manifest(reader.read(manifest_member.offset, manifest_member.size), "bench")
+    members, manifest = _indexed(reader)
     inflated = 0
     for entry in manifest.files:
         shard = InflatedShard(
